@@ -1,0 +1,18 @@
+// Package config is the audit service's configuration, read from the environment once at
+// start-up. Every variable, its default and its meaning is listed in .env.example.
+package config
+
+import (
+	"github.com/caasdemo/orderdemo/services/platform/app"
+	"github.com/caasdemo/orderdemo/services/platform/authtoken"
+	"github.com/caasdemo/orderdemo/services/platform/natsconn"
+	"github.com/caasdemo/orderdemo/services/platform/postgres"
+)
+
+// Config is everything the audit service reads from the environment.
+type Config struct {
+	app.Base
+	Postgres postgres.Config
+	NATS     natsconn.Config
+	Token    authtoken.Config
+}

@@ -1,0 +1,9 @@
+// Command gateway is the public web UI: pages, sessions, and live order status over SSE.
+package main
+
+import (
+	"github.com/caasdemo/orderdemo/services/gateway/internal/service"
+	"github.com/caasdemo/orderdemo/services/platform/app"
+)
+
+func main() { app.Main("gateway", ":8000", service.Run) }

@@ -1,0 +1,105 @@
+// Package health serves GET /health (the process is alive) and GET /ready (every dependency
+// answers). Readiness runs each check concurrently with a short timeout on every request, so a
+// dependency that comes back turns the service ready again by itself, with no restart.
+package health
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Check probes one dependency. Probe returns nil when the dependency is usable.
+type Check struct {
+	Name  string
+	Probe func(ctx context.Context) error
+}
+
+// Timeout bounds each probe of a readiness request.
+const Timeout = time.Second
+
+// Report is the body of /ready.
+type Report struct {
+	Status string            `json:"status"`         // "ready" or "unavailable"
+	Down   []string          `json:"down,omitempty"` // names of the failing checks, sorted
+	Checks map[string]string `json:"checks"`         // "ok" or the failure
+}
+
+// Evaluate runs every check at once, each bounded by Timeout.
+func Evaluate(ctx context.Context, checks []Check) Report {
+	rep := Report{Status: "ready", Checks: make(map[string]string, len(checks))}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, c := range checks {
+		wg.Go(func() {
+			pctx, cancel := context.WithTimeout(ctx, Timeout)
+			defer cancel()
+			err := c.Probe(pctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				rep.Checks[c.Name] = "down: " + err.Error()
+				rep.Down = append(rep.Down, c.Name)
+				return
+			}
+			rep.Checks[c.Name] = "ok"
+		})
+	}
+	wg.Wait()
+	if len(rep.Down) > 0 {
+		rep.Status = "unavailable"
+		sort.Strings(rep.Down)
+	}
+	return rep
+}
+
+// LiveHandler answers GET /health: 200 while the process serves HTTP.
+func LiveHandler(service string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "service": service})
+	}
+}
+
+// ReadyHandler answers GET /ready: 200 when every check passes, 503 naming the failing ones.
+func ReadyHandler(log *slog.Logger, checks ...Check) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rep := Evaluate(r.Context(), checks)
+		status := http.StatusOK
+		if len(rep.Down) > 0 {
+			status = http.StatusServiceUnavailable
+			log.WarnContext(r.Context(), "not ready", "down", rep.Down)
+		}
+		writeJSON(w, status, rep)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// HTTPCheck probes another service's GET <baseURL>/health with client.
+func HTTPCheck(name string, client *http.Client, baseURL string) Check {
+	return Check{Name: name, Probe: func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, baseURL+"/health", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New("GET /health answered " + resp.Status)
+		}
+		return nil
+	}}
+}

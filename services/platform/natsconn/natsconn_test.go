@@ -1,0 +1,41 @@
+package natsconn_test
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/caasdemo/orderdemo/services/platform/config"
+	"github.com/caasdemo/orderdemo/services/platform/health"
+	"github.com/caasdemo/orderdemo/services/platform/natsconn"
+	"github.com/caasdemo/orderdemo/services/platform/testenv"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func TestConnectGivesAWorkingJetStream(t *testing.T) {
+	t.Parallel()
+	url := testenv.NATS(t)
+	nc, js, err := natsconn.Connect(t.Context(), natsconn.Config{URL: config.URL(url), ConnectTimeout: time.Second}, "test", quiet)
+	require.NoError(t, err)
+	defer nc.Close()
+
+	rep := health.Evaluate(t.Context(), []health.Check{natsconn.Check(nc, js)})
+	assert.Empty(t, rep.Down)
+
+	nc.Close()
+	rep = health.Evaluate(t.Context(), []health.Check{natsconn.Check(nc, js)})
+	assert.Equal(t, []string{"nats"}, rep.Down)
+}
+
+func TestConnectGivesUpNamingTheVariable(t *testing.T) {
+	t.Parallel()
+	_, _, err := natsconn.Connect(t.Context(), natsconn.Config{URL: "nats://user:pw1234@127.0.0.1:1", ConnectTimeout: 200 * time.Millisecond}, "test", quiet)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "NATS_URL: cannot reach NATS")
+	assert.NotContains(t, err.Error(), "pw1234")
+}

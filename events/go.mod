@@ -1,0 +1,3 @@
+module github.com/caasdemo/orderdemo/events
+
+go 1.26

@@ -9,6 +9,7 @@ require (
 
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
+	github.com/caasdemo/orderdemo/events v0.0.0
 	github.com/go-chi/chi/v5 v5.5.0 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/google/uuid v1.6.0 // indirect
@@ -37,3 +38,5 @@ require (
 )
 
 replace github.com/caasdemo/orderdemo/services/platform => ../platform
+
+replace github.com/caasdemo/orderdemo/events => ../../events

@@ -7,8 +7,11 @@ require (
 	github.com/stretchr/testify v1.12.1
 )
 
+require golang.org/x/sync v0.25.0 // indirect
+
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
+	github.com/caasdemo/orderdemo/events v0.0.0 // indirect
 	github.com/go-chi/chi/v5 v5.5.0 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/google/uuid v1.6.0 // indirect
@@ -32,3 +35,5 @@ require (
 )
 
 replace github.com/caasdemo/orderdemo/services/platform => ../platform
+
+replace github.com/caasdemo/orderdemo/events => ../../events

@@ -14,10 +14,13 @@ import (
 	"time"
 )
 
-// Check probes one dependency. Probe returns nil when the dependency is usable.
+// Check probes one dependency. Probe returns nil when the dependency is usable; a check
+// without Probe never fails. Detail, when set, adds figures to the report (such as the outbox
+// lag) without deciding readiness.
 type Check struct {
-	Name  string
-	Probe func(ctx context.Context) error
+	Name   string
+	Probe  func(ctx context.Context) error
+	Detail func(ctx context.Context) (any, error)
 }
 
 // Timeout bounds each probe of a readiness request.
@@ -25,9 +28,10 @@ const Timeout = time.Second
 
 // Report is the body of /ready.
 type Report struct {
-	Status string            `json:"status"`         // "ready" or "unavailable"
-	Down   []string          `json:"down,omitempty"` // names of the failing checks, sorted
-	Checks map[string]string `json:"checks"`         // "ok" or the failure
+	Status  string            `json:"status"`            // "ready" or "unavailable"
+	Down    []string          `json:"down,omitempty"`    // names of the failing checks, sorted
+	Checks  map[string]string `json:"checks"`            // "ok" or the failure
+	Details map[string]any    `json:"details,omitempty"` // figures from checks with Detail
 }
 
 // Evaluate runs every check at once, each bounded by Timeout.
@@ -39,9 +43,26 @@ func Evaluate(ctx context.Context, checks []Check) Report {
 		wg.Go(func() {
 			pctx, cancel := context.WithTimeout(ctx, Timeout)
 			defer cancel()
-			err := c.Probe(pctx)
+			var err error
+			if c.Probe != nil {
+				err = c.Probe(pctx)
+			}
+			var detail any
+			if c.Detail != nil {
+				d, derr := c.Detail(pctx)
+				detail = d
+				if derr != nil {
+					detail = "unavailable: " + derr.Error()
+				}
+			}
 			mu.Lock()
 			defer mu.Unlock()
+			if detail != nil {
+				if rep.Details == nil {
+					rep.Details = map[string]any{}
+				}
+				rep.Details[c.Name] = detail
+			}
 			if err != nil {
 				rep.Checks[c.Name] = "down: " + err.Error()
 				rep.Down = append(rep.Down, c.Name)

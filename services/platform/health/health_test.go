@@ -85,3 +85,15 @@ func TestHTTPCheckFollowsTheOtherServicesHealth(t *testing.T) {
 	upstream.Close()
 	assert.Equal(t, []string{"order"}, health.Evaluate(t.Context(), checks).Down)
 }
+
+func TestDetailsAreReportedWithoutDecidingReadiness(t *testing.T) {
+	t.Parallel()
+	rep := health.Evaluate(t.Context(), []health.Check{
+		{Name: "outbox", Detail: func(context.Context) (any, error) { return map[string]int{"unpublished": 7}, nil }},
+		{Name: "broken", Detail: func(context.Context) (any, error) { return nil, errors.New("no table") }},
+	})
+	assert.Empty(t, rep.Down)
+	assert.Equal(t, "ok", rep.Checks["outbox"])
+	assert.Equal(t, map[string]int{"unpublished": 7}, rep.Details["outbox"])
+	assert.Equal(t, "unavailable: no table", rep.Details["broken"])
+}

@@ -63,12 +63,3 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logge
 	}
 	return nil
 }
-
-// ListenAndServe listens on cfg.Addr and serves h until ctx ends (see Serve).
-func ListenAndServe(ctx context.Context, cfg Config, h http.Handler, log *slog.Logger) error {
-	ln, err := Listen(cfg.Addr)
-	if err != nil {
-		return err
-	}
-	return Serve(ctx, ln, h, log, cfg.ShutdownTimeout)
-}

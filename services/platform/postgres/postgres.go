@@ -34,10 +34,27 @@ type Config struct {
 	MaxConns       int32         `env:"DATABASE_MAX_CONNS" default:"10"`
 }
 
+// Migrations is one set of goose SQL migrations (files at the root of FS) applied inside a
+// service's schema. A service has its own set (Name ""); shared components such as the outbox
+// bring theirs, with their own version table, so their versions never collide with the
+// service's.
+type Migrations struct {
+	Name string
+	FS   fs.FS
+}
+
+// versionTable is where goose records the versions of the set.
+func (m Migrations) versionTable(schema string) string {
+	if m.Name == "" {
+		return schema + ".goose_db_version"
+	}
+	return schema + ".goose_" + m.Name + "_version"
+}
+
 // Open connects to PostgreSQL with retry and backoff for up to cfg.ConnectTimeout, pins the
-// search_path to schema, creates the schema if needed and applies the migrations in
-// migrations (goose SQL files at its root). The caller closes the pool.
-func Open(ctx context.Context, cfg Config, service, schema string, migrations fs.FS, log *slog.Logger) (*pgxpool.Pool, error) {
+// search_path to schema, creates the schema if needed and applies every set of migrations, in
+// order. The caller closes the pool.
+func Open(ctx context.Context, cfg Config, service, schema string, log *slog.Logger, sets ...Migrations) (*pgxpool.Pool, error) {
 	pcfg, err := pgxpool.ParseConfig(cfg.URL.Reveal())
 	if err != nil {
 		// pgx redacts the password in its parse errors.
@@ -59,17 +76,19 @@ func Open(ctx context.Context, cfg Config, service, schema string, migrations fs
 		pool.Close()
 		return nil, fmt.Errorf("DATABASE_URL: cannot reach PostgreSQL at %s (raise DATABASE_CONNECT_TIMEOUT to wait longer): %w", where, err)
 	}
-	if err := Migrate(ctx, pool, schema, migrations, log); err != nil {
-		pool.Close()
-		return nil, err
+	for _, set := range sets {
+		if err := Migrate(ctx, pool, schema, set, log); err != nil {
+			pool.Close()
+			return nil, err
+		}
 	}
 	return pool, nil
 }
 
-// Migrate creates schema if it does not exist and applies every pending migration in
-// migrations inside it, recording versions in schema.goose_db_version. A PostgreSQL advisory
-// lock keyed by the schema lets several replicas start at once.
-func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, migrations fs.FS, log *slog.Logger) error {
+// Migrate creates schema if it does not exist and applies every pending migration of set
+// inside it. A PostgreSQL advisory lock keyed by the schema lets several replicas start at
+// once.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, set Migrations, log *slog.Logger) error {
 	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		return fmt.Errorf("create schema %s: %w", schema, err)
 	}
@@ -79,8 +98,8 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, migrations 
 	}
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
-	provider, err := goose.NewProvider(goose.DialectPostgres, db, migrations,
-		goose.WithTableName(schema+".goose_db_version"),
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, set.FS,
+		goose.WithTableName(set.versionTable(schema)),
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
 	)
@@ -95,7 +114,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, migrations 
 	if err != nil {
 		return fmt.Errorf("migrations of %s: %w", schema, err)
 	}
-	log.Info("migrations applied", "schema", schema, "applied_now", len(results), "version", version)
+	log.Info("migrations applied", "schema", schema, "set", set.Name, "applied_now", len(results), "version", version)
 	return nil
 }
 

@@ -18,19 +18,19 @@ import (
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
-var migrations = fstest.MapFS{
+var migrations = postgres.Migrations{FS: fstest.MapFS{
 	"00001_widgets.sql": {Data: []byte(`-- +goose Up
 CREATE TABLE widgets (id int PRIMARY KEY);
 -- +goose Down
 DROP TABLE widgets;
 `)},
-}
+}}
 
 func TestOpenMigratesIntoTheServiceSchemaOnly(t *testing.T) {
 	t.Parallel()
 	cfg := postgres.Config{URL: config.URL(testenv.PostgresURL(t)), ConnectTimeout: 5 * time.Second, MaxConns: 4}
 
-	pool, err := postgres.Open(t.Context(), cfg, "widget-svc", "widgets", migrations, quiet)
+	pool, err := postgres.Open(t.Context(), cfg, "widget-svc", "widgets", quiet, migrations)
 	require.NoError(t, err)
 	defer pool.Close()
 
@@ -43,7 +43,7 @@ func TestOpenMigratesIntoTheServiceSchemaOnly(t *testing.T) {
 	require.NoError(t, err)
 
 	// A second start (another replica, or a restart) applies nothing twice.
-	again, err := postgres.Open(t.Context(), cfg, "widget-svc", "widgets", migrations, quiet)
+	again, err := postgres.Open(t.Context(), cfg, "widget-svc", "widgets", quiet, migrations)
 	require.NoError(t, err)
 	again.Close()
 	var versions int
@@ -57,7 +57,7 @@ func TestOpenMigratesIntoTheServiceSchemaOnly(t *testing.T) {
 func TestOpenGivesUpNamingTheVariable(t *testing.T) {
 	t.Parallel()
 	cfg := postgres.Config{URL: "postgres://app:topsecret@127.0.0.1:1/app?sslmode=disable", ConnectTimeout: 300 * time.Millisecond, MaxConns: 2}
-	_, err := postgres.Open(t.Context(), cfg, "svc", "svc", migrations, quiet)
+	_, err := postgres.Open(t.Context(), cfg, "svc", "svc", quiet, migrations)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "DATABASE_URL: cannot reach PostgreSQL at 127.0.0.1:1/app")
 	assert.NotContains(t, err.Error(), "topsecret")
@@ -65,7 +65,7 @@ func TestOpenGivesUpNamingTheVariable(t *testing.T) {
 
 func TestOpenRejectsAMalformedURL(t *testing.T) {
 	t.Parallel()
-	_, err := postgres.Open(t.Context(), postgres.Config{URL: "postgres://a:b@h:notaport/x"}, "svc", "svc", migrations, quiet)
+	_, err := postgres.Open(t.Context(), postgres.Config{URL: "postgres://a:b@h:notaport/x"}, "svc", "svc", quiet, migrations)
 	require.ErrorContains(t, err, "DATABASE_URL: not a valid PostgreSQL URL")
 	assert.NotContains(t, err.Error(), ":b@")
 }

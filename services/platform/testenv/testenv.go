@@ -11,12 +11,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"net/url"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/valkey-io/valkey-go"
 
 	"github.com/caasdemo/orderdemo/services/platform/natsembed"
@@ -100,17 +104,46 @@ func Prefix() string { return "test:" + randomHex(6) + ":" }
 
 // NATS starts an embedded JetStream server for this test and returns its URL; the server
 // and its storage go away when the test ends.
-func NATS(t testing.TB) string {
+func NATS(t testing.TB) string { return StartNATS(t).URL() }
+
+// NATSServer is an embedded JetStream server a test can stop and start again, on the same
+// port and with the same storage, to play a broker outage.
+type NATSServer struct {
+	t    testing.TB
+	dir  string
+	port int
+	srv  *server.Server
+}
+
+// StartNATS starts a NATSServer that is shut down when the test ends.
+func StartNATS(t testing.TB) *NATSServer {
 	t.Helper()
-	srv, err := natsembed.Start(natsembed.Options{StoreDir: t.TempDir()})
+	s := &NATSServer{t: t, dir: t.TempDir()}
+	s.Start()
+	s.port = s.srv.Addr().(*net.TCPAddr).Port
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// URL is the server's client URL; it stays the same across Stop and Start.
+func (s *NATSServer) URL() string { return s.srv.ClientURL() }
+
+// Start starts the server (again).
+func (s *NATSServer) Start() {
+	s.t.Helper()
+	srv, err := natsembed.Start(natsembed.Options{Port: s.port, StoreDir: s.dir})
 	if err != nil {
-		t.Fatalf("embedded NATS: %v", err)
+		s.t.Fatalf("embedded NATS: %v", err)
 	}
-	t.Cleanup(func() {
-		srv.Shutdown()
-		srv.WaitForShutdown()
-	})
-	return srv.ClientURL()
+	s.srv = srv
+}
+
+// Stop shuts the server down; clients see a disconnect.
+func (s *NATSServer) Stop() {
+	if s.srv != nil && s.srv.Running() {
+		s.srv.Shutdown()
+		s.srv.WaitForShutdown()
+	}
 }
 
 func randomHex(n int) string {
@@ -131,7 +164,7 @@ func Lookup(vars map[string]string) func(string) (string, bool) {
 const JWTSecret = "test-only-3b1f9c27d4e86a05f7c2d9e1b4a8"
 
 // Tables lists the tables of schema in the database at dbURL as schema.table, sorted,
-// leaving out goose's version table.
+// leaving out goose's version tables.
 func Tables(t testing.TB, dbURL, schema string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -142,7 +175,7 @@ func Tables(t testing.TB, dbURL, schema string) []string {
 	}
 	defer conn.Close(ctx)
 	rows, err := conn.Query(ctx, `SELECT table_schema || '.' || table_name FROM information_schema.tables
-		WHERE table_schema = $1 AND table_name <> 'goose_db_version' ORDER BY 1`, schema)
+		WHERE table_schema = $1 AND table_name NOT LIKE 'goose\_%' ORDER BY 1`, schema)
 	if err != nil {
 		t.Fatalf("list tables: %v", err)
 	}
@@ -151,4 +184,23 @@ func Tables(t testing.TB, dbURL, schema string) []string {
 		t.Fatalf("list tables: %v", err)
 	}
 	return names
+}
+
+// RequireStream fails the test unless the JetStream server at url has the named stream.
+func RequireStream(t testing.TB, url, name string) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatalf("connect %s: %v", url, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := js.Stream(ctx, name); err != nil {
+		t.Fatalf("stream %s: %v", name, err)
+	}
 }

@@ -36,7 +36,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 			s.Close()
 		}
 	}()
-	pool, err := postgres.Open(ctx, cfg.Postgres, Name, Schema, migrations.FS, log)
+	pool, err := postgres.Open(ctx, cfg.Postgres, Name, Schema, log, postgres.Migrations{FS: migrations.FS})
 	if err != nil {
 		return nil, err
 	}
@@ -61,5 +61,5 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer s.Close()
-	return httpserver.ListenAndServe(ctx, cfg.HTTP, s.Handler, log)
+	return app.Serve(ctx, cfg.HTTP, s.Handler, log)
 }

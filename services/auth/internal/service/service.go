@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/caasdemo/orderdemo/events"
 	"github.com/caasdemo/orderdemo/services/auth/internal/config"
 	"github.com/caasdemo/orderdemo/services/auth/internal/migrations"
 	"github.com/caasdemo/orderdemo/services/platform/app"
 	"github.com/caasdemo/orderdemo/services/platform/httpserver"
 	"github.com/caasdemo/orderdemo/services/platform/natsconn"
+	"github.com/caasdemo/orderdemo/services/platform/outbox"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
 	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
 )
@@ -25,6 +27,7 @@ const Schema = "auth"
 // Service is the assembled auth service.
 type Service struct {
 	Handler http.Handler
+	Workers []app.Worker // background loops: the outbox relay
 	closers app.Closers
 }
 
@@ -37,7 +40,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 			s.Close()
 		}
 	}()
-	pool, err := postgres.Open(ctx, cfg.Postgres, Name, Schema, migrations.FS, log)
+	pool, err := postgres.Open(ctx, cfg.Postgres, Name, Schema, log, postgres.Migrations{FS: migrations.FS}, outbox.Migrations)
 	if err != nil {
 		return nil, err
 	}
@@ -47,13 +50,18 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 		return nil, err
 	}
 	s.closers.Add(nc.Close)
+	if _, err := natsconn.EnsureStream(ctx, js, events.AuthStream); err != nil {
+		return nil, err
+	}
+	relay := outbox.NewRelay(pool, js, Schema, log, outbox.Options{})
+	s.Workers = append(s.Workers, relay.Run)
 	vk, err := valkeyconn.Connect(ctx, cfg.Valkey, log)
 	if err != nil {
 		return nil, err
 	}
 	s.closers.Add(vk.Close)
 
-	s.Handler = httpserver.NewRouter(Name, log, postgres.Check(pool), natsconn.Check(nc, js), valkeyconn.Check(vk))
+	s.Handler = httpserver.NewRouter(Name, log, postgres.Check(pool), natsconn.Check(nc, js), relay.Check(), valkeyconn.Check(vk))
 	return s, nil
 }
 
@@ -67,5 +75,5 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer s.Close()
-	return httpserver.ListenAndServe(ctx, cfg.HTTP, s.Handler, log)
+	return app.Serve(ctx, cfg.HTTP, s.Handler, log, s.Workers...)
 }

@@ -17,10 +17,11 @@ import (
 func TestServiceStartsMigratedAndReady(t *testing.T) {
 	t.Parallel()
 	dbURL := testenv.PostgresURL(t)
+	natsURL := testenv.NATS(t)
 	var cfg config.Config
 	require.NoError(t, pconfig.Load(testenv.Lookup(map[string]string{
 		"DATABASE_URL": dbURL,
-		"NATS_URL":     testenv.NATS(t),
+		"NATS_URL":     natsURL,
 		"VALKEY_URL":   testenv.ValkeyURL(t),
 		"JWT_SECRET":   testenv.JWTSecret,
 	}), &cfg))
@@ -30,6 +31,9 @@ func TestServiceStartsMigratedAndReady(t *testing.T) {
 	defer svc.Close()
 
 	rep := testenv.RequireReady(t, svc.Handler)
-	assert.Equal(t, map[string]string{"postgres": "ok", "nats": "ok", "valkey": "ok"}, rep.Checks)
-	assert.Equal(t, []string{"auth.users"}, testenv.Tables(t, dbURL, service.Schema))
+	assert.Len(t, svc.Workers, 1, "the outbox relay")
+	testenv.RequireStream(t, natsURL, "AUTH")
+	assert.Equal(t, map[string]string{"postgres": "ok", "nats": "ok", "outbox": "ok", "valkey": "ok"}, rep.Checks)
+	assert.Equal(t, map[string]any{"unpublished": float64(0), "oldest_age_seconds": float64(0)}, rep.Details["outbox"])
+	assert.Equal(t, []string{"auth.outbox", "auth.users"}, testenv.Tables(t, dbURL, service.Schema))
 }

@@ -66,5 +66,5 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer s.Close()
-	return httpserver.ListenAndServe(ctx, cfg.HTTP, s.Handler, log)
+	return app.Serve(ctx, cfg.HTTP, s.Handler, log)
 }

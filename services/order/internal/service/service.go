@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/caasdemo/orderdemo/events"
 	"github.com/caasdemo/orderdemo/services/order/internal/config"
 	"github.com/caasdemo/orderdemo/services/order/internal/migrations"
 	"github.com/caasdemo/orderdemo/services/platform/app"
 	"github.com/caasdemo/orderdemo/services/platform/httpserver"
 	"github.com/caasdemo/orderdemo/services/platform/natsconn"
+	"github.com/caasdemo/orderdemo/services/platform/outbox"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
 )
 
@@ -24,6 +26,7 @@ const Schema = "orders"
 // Service is the assembled order service.
 type Service struct {
 	Handler http.Handler
+	Workers []app.Worker // background loops: the outbox relay
 	closers app.Closers
 }
 
@@ -36,7 +39,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 			s.Close()
 		}
 	}()
-	pool, err := postgres.Open(ctx, cfg.Postgres, Name, Schema, migrations.FS, log)
+	pool, err := postgres.Open(ctx, cfg.Postgres, Name, Schema, log, postgres.Migrations{FS: migrations.FS}, outbox.Migrations)
 	if err != nil {
 		return nil, err
 	}
@@ -46,8 +49,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 		return nil, err
 	}
 	s.closers.Add(nc.Close)
+	if _, err := natsconn.EnsureStream(ctx, js, events.OrdersStream); err != nil {
+		return nil, err
+	}
+	relay := outbox.NewRelay(pool, js, Schema, log, outbox.Options{})
+	s.Workers = append(s.Workers, relay.Run)
 
-	s.Handler = httpserver.NewRouter(Name, log, postgres.Check(pool), natsconn.Check(nc, js))
+	s.Handler = httpserver.NewRouter(Name, log, postgres.Check(pool), natsconn.Check(nc, js), relay.Check())
 	return s, nil
 }
 
@@ -61,5 +69,5 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer s.Close()
-	return httpserver.ListenAndServe(ctx, cfg.HTTP, s.Handler, log)
+	return app.Serve(ctx, cfg.HTTP, s.Handler, log, s.Workers...)
 }

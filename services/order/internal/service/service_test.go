@@ -17,10 +17,11 @@ import (
 func TestServiceStartsMigratedAndReady(t *testing.T) {
 	t.Parallel()
 	dbURL := testenv.PostgresURL(t)
+	natsURL := testenv.NATS(t)
 	var cfg config.Config
 	require.NoError(t, pconfig.Load(testenv.Lookup(map[string]string{
 		"DATABASE_URL": dbURL,
-		"NATS_URL":     testenv.NATS(t),
+		"NATS_URL":     natsURL,
 		"JWT_SECRET":   testenv.JWTSecret,
 	}), &cfg))
 
@@ -29,6 +30,9 @@ func TestServiceStartsMigratedAndReady(t *testing.T) {
 	defer svc.Close()
 
 	rep := testenv.RequireReady(t, svc.Handler)
-	assert.Equal(t, map[string]string{"postgres": "ok", "nats": "ok"}, rep.Checks)
-	assert.Equal(t, []string{"orders.orders"}, testenv.Tables(t, dbURL, service.Schema))
+	assert.Len(t, svc.Workers, 1, "the outbox relay")
+	testenv.RequireStream(t, natsURL, "ORDERS")
+	assert.Equal(t, map[string]string{"postgres": "ok", "nats": "ok", "outbox": "ok"}, rep.Checks)
+	assert.Equal(t, map[string]any{"unpublished": float64(0), "oldest_age_seconds": float64(0)}, rep.Details["outbox"])
+	assert.Equal(t, []string{"orders.orders", "orders.outbox"}, testenv.Tables(t, dbURL, service.Schema))
 }

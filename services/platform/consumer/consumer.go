@@ -1,0 +1,287 @@
+// Package consumer runs durable JetStream consumers whose handlers write to PostgreSQL, with
+// the guarantees the event backbone promises:
+//
+//   - explicit acknowledgement, only after the handler's transaction committed;
+//   - idempotency: the event id is recorded in processed_events in that same transaction, so
+//     an event delivered twice (a redelivery, a republished duplicate) has one effect;
+//   - bounded redelivery with backoff; after the last delivery the message is parked in
+//     dead_letters with its error, acknowledged, and the stream keeps flowing;
+//   - a handler panic is recovered and treated as a failed delivery.
+//
+// The attempt limit is enforced here rather than by the server's MaxDeliver: the server would
+// simply stop delivering a message it gave up on, whereas the runner parks it first, and if
+// parking fails the message is delivered again, so nothing is dropped without a trace.
+package consumer
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/caasdemo/orderdemo/events"
+	"github.com/caasdemo/orderdemo/services/platform/postgres"
+)
+
+//go:embed *.sql
+var migrationFiles embed.FS
+
+// Migrations creates processed_events and dead_letters in the service's schema; pass it to
+// postgres.Open.
+var Migrations = postgres.Migrations{Name: "consumer", FS: migrationFiles}
+
+// Delivery says where a message came from.
+type Delivery struct {
+	Stream     string
+	StreamSeq  uint64
+	Subject    string
+	Deliveries uint64 // 1 on the first delivery
+}
+
+// Handler applies one event inside tx. An error (or a panic) rolls tx back and the message is
+// delivered again later, up to the spec's attempt limit.
+type Handler func(ctx context.Context, tx pgx.Tx, ev events.Envelope, d Delivery) error
+
+// Spec describes one durable consumer.
+type Spec struct {
+	Stream      string   // e.g. events.OrdersStream.Name
+	Durable     string   // the consumer's name; also its key in processed_events
+	Subjects    []string // filter; empty means the whole stream
+	MaxAttempts int      // deliveries before parking; default 5
+	// Backoff is the wait before each redelivery: Backoff[n-1] after the n-th failed
+	// delivery, the last value repeating. Default 1s, 5s, 15s, 30s.
+	Backoff []time.Duration
+	AckWait time.Duration // how long a delivery may take before it is redelivered; default 30s
+	Handle  Handler
+}
+
+func (s Spec) withDefaults() Spec {
+	if s.MaxAttempts <= 0 {
+		s.MaxAttempts = 5
+	}
+	if len(s.Backoff) == 0 {
+		s.Backoff = []time.Duration{time.Second, 5 * time.Second, 15 * time.Second, 30 * time.Second}
+	}
+	if s.AckWait <= 0 {
+		s.AckWait = 30 * time.Second
+	}
+	return s
+}
+
+func (s Spec) delay(deliveries uint64) time.Duration {
+	i := int(deliveries) - 1
+	if i >= len(s.Backoff) {
+		i = len(s.Backoff) - 1
+	}
+	if i < 0 {
+		i = 0
+	}
+	return s.Backoff[i]
+}
+
+// Config is the JetStream configuration of the consumer: durable, pull, explicit ack,
+// delivering the whole stream from sequence 1.
+func (s Spec) Config() jetstream.ConsumerConfig {
+	s = s.withDefaults()
+	return jetstream.ConsumerConfig{
+		Durable:        s.Durable,
+		Description:    "projection consumer " + s.Durable,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        s.AckWait,
+		MaxDeliver:     -1, // the runner parks after MaxAttempts; see the package comment
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		FilterSubjects: s.Subjects,
+		MaxAckPending:  1000,
+	}
+}
+
+// Runner runs consumers of one service against its PostgreSQL schema.
+type Runner struct {
+	pool *pgxpool.Pool
+	js   jetstream.JetStream
+	log  *slog.Logger
+}
+
+// NewRunner returns a runner writing through pool (whose search_path reaches the service's
+// schema, where Migrations was applied).
+func NewRunner(pool *pgxpool.Pool, js jetstream.JetStream, log *slog.Logger) *Runner {
+	return &Runner{pool: pool, js: js, log: log.With("component", "consumer")}
+}
+
+// Ensure creates the durable consumer or updates it to the spec.
+func (r *Runner) Ensure(ctx context.Context, spec Spec) (jetstream.Consumer, error) {
+	cons, err := r.js.CreateOrUpdateConsumer(ctx, spec.Stream, spec.Config())
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s on %s: %w", spec.Durable, spec.Stream, err)
+	}
+	return cons, nil
+}
+
+// Run consumes until ctx ends, one message at a time in stream order, and returns nil then.
+func (r *Runner) Run(ctx context.Context, spec Spec) error {
+	spec = spec.withDefaults()
+	cons, err := r.Ensure(ctx, spec)
+	if err != nil {
+		return err
+	}
+	cc, err := cons.Consume(func(msg jetstream.Msg) { r.handle(ctx, spec, msg) },
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			r.log.Debug("consume", "consumer", spec.Durable, "error", err)
+		}))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", spec.Durable, err)
+	}
+	<-ctx.Done()
+	cc.Drain()
+	<-cc.Closed()
+	return nil
+}
+
+func (r *Runner) handle(ctx context.Context, spec Spec, msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err != nil {
+		r.log.Error("message without metadata", "consumer", spec.Durable, "error", err)
+		_ = msg.Term()
+		return
+	}
+	d := Delivery{Stream: md.Stream, StreamSeq: md.Sequence.Stream, Subject: msg.Subject(), Deliveries: md.NumDelivered}
+	log := r.log.With("consumer", spec.Durable, "stream", d.Stream, "seq", d.StreamSeq)
+
+	env, err := events.Decode(msg.Data())
+	if err != nil { // no later delivery can fix the bytes: park at once
+		r.parkOrRetry(ctx, spec, msg, d, events.Envelope{}, fmt.Errorf("undecodable: %w", err), log)
+		return
+	}
+	applied, err := r.apply(ctx, spec, env, d, nil)
+	if err == nil {
+		if !applied {
+			log.Debug("duplicate event skipped", "event_id", env.ID)
+		}
+		if err := msg.Ack(); err != nil {
+			log.Warn("ack failed; the event will be delivered again and skipped", "error", err)
+		}
+		return
+	}
+	if d.Deliveries >= uint64(spec.MaxAttempts) {
+		r.parkOrRetry(ctx, spec, msg, d, env, err, log)
+		return
+	}
+	log.Warn("handler failed; will retry", "event_id", env.ID, "type", env.Type, "delivery", d.Deliveries, "error", err)
+	_ = msg.NakWithDelay(spec.delay(d.Deliveries))
+}
+
+// apply runs the handler and records the event id in one transaction. It reports false when
+// the event had been applied before. extra, when set, runs in the same transaction.
+func (r *Runner) apply(ctx context.Context, spec Spec, env events.Envelope, d Delivery, extra func(pgx.Tx) error) (applied bool, err error) {
+	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO processed_events (consumer, event_id, stream, stream_seq)
+			VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, spec.Durable, env.ID, d.Stream, int64(d.StreamSeq))
+		if err != nil {
+			return fmt.Errorf("record processed event: %w", err)
+		}
+		if extra != nil {
+			if err := extra(tx); err != nil {
+				return err
+			}
+		}
+		if tag.RowsAffected() == 0 {
+			return nil // applied before: a duplicate
+		}
+		applied = true
+		return safely(func() error { return spec.Handle(ctx, tx, env, d) })
+	})
+	return applied, err
+}
+
+// parkOrRetry parks the message and terminates it; if parking fails the message is
+// redelivered, so it is never dropped unrecorded.
+func (r *Runner) parkOrRetry(ctx context.Context, spec Spec, msg jetstream.Msg, d Delivery, env events.Envelope, cause error, log *slog.Logger) {
+	_, err := r.pool.Exec(ctx, `INSERT INTO dead_letters
+		(consumer, stream, stream_seq, subject, event_id, event_type, message, error, deliveries)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (consumer, stream, stream_seq) DO UPDATE SET error = EXCLUDED.error,
+			deliveries = EXCLUDED.deliveries, parked_at = now(), redriven_at = NULL`,
+		spec.Durable, d.Stream, int64(d.StreamSeq), d.Subject, env.ID, env.Type, msg.Data(), cause.Error(), int(d.Deliveries))
+	if err != nil {
+		log.Error("cannot park message; will retry", "error", err, "cause", cause)
+		_ = msg.NakWithDelay(spec.delay(d.Deliveries))
+		return
+	}
+	log.Error("message parked after its last delivery", "event_id", env.ID, "type", env.Type, "deliveries", d.Deliveries, "error", cause)
+	_ = msg.Term()
+}
+
+// safely runs f, turning a panic into an error carrying the stack.
+func safely(f func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("handler panic: %v\n%s", v, debug.Stack())
+		}
+	}()
+	return f()
+}
+
+// DeadLetter is a parked message.
+type DeadLetter struct {
+	ID         int64
+	Consumer   string
+	Stream     string
+	StreamSeq  int64
+	Subject    string
+	EventID    string
+	EventType  string
+	Message    []byte
+	Error      string
+	Deliveries int
+	ParkedAt   time.Time
+}
+
+// Parked lists the messages of consumer still parked (not re-driven), newest first.
+func (r *Runner) Parked(ctx context.Context, consumer string, limit int) ([]DeadLetter, error) {
+	rows, err := r.pool.Query(ctx, `SELECT id, consumer, stream, stream_seq, subject, event_id, event_type, message, error, deliveries, parked_at
+		FROM dead_letters WHERE consumer = $1 AND redriven_at IS NULL ORDER BY parked_at DESC, id DESC LIMIT $2`, consumer, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list dead letters: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[DeadLetter])
+}
+
+// ErrNotParked is returned by Redrive for an id that is not a parked message of the spec's
+// consumer.
+var ErrNotParked = errors.New("no such parked message")
+
+// Redrive applies a parked message again through the spec's handler. On success the message
+// is marked re-driven (and counts as processed); on failure it stays parked and the error is
+// returned.
+func (r *Runner) Redrive(ctx context.Context, spec Spec, id int64) error {
+	var dl DeadLetter
+	err := r.pool.QueryRow(ctx, `SELECT id, consumer, stream, stream_seq, subject, event_id, event_type, message, error, deliveries, parked_at
+		FROM dead_letters WHERE id = $1 AND consumer = $2 AND redriven_at IS NULL`, id, spec.Durable).
+		Scan(&dl.ID, &dl.Consumer, &dl.Stream, &dl.StreamSeq, &dl.Subject, &dl.EventID, &dl.EventType, &dl.Message, &dl.Error, &dl.Deliveries, &dl.ParkedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%w: %d", ErrNotParked, id)
+	}
+	if err != nil {
+		return fmt.Errorf("load dead letter %d: %w", id, err)
+	}
+	env, err := events.Decode(dl.Message)
+	if err != nil {
+		return fmt.Errorf("dead letter %d: %w", id, err)
+	}
+	d := Delivery{Stream: dl.Stream, StreamSeq: uint64(dl.StreamSeq), Subject: dl.Subject, Deliveries: uint64(dl.Deliveries) + 1}
+	_, err = r.apply(ctx, spec, env, d, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE dead_letters SET redriven_at = now() WHERE id = $1`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("redrive %d: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+package consumer_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/caasdemo/orderdemo/events"
+	"github.com/caasdemo/orderdemo/services/platform/config"
+	"github.com/caasdemo/orderdemo/services/platform/consumer"
+	"github.com/caasdemo/orderdemo/services/platform/natsconn"
+	"github.com/caasdemo/orderdemo/services/platform/postgres"
+	"github.com/caasdemo/orderdemo/services/platform/testenv"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// fixture is a consuming service in miniature: a projection table counting applied events.
+type fixture struct {
+	pool   *pgxpool.Pool
+	js     jetstream.JetStream
+	runner *consumer.Runner
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	ctx := t.Context()
+	own := postgres.Migrations{FS: fstest.MapFS{"00001_applied.sql": {Data: []byte(
+		"-- +goose Up\nCREATE TABLE applied (event_id uuid NOT NULL, order_id uuid NOT NULL);\n")}}}
+	pool, err := postgres.Open(ctx, postgres.Config{URL: config.URL(testenv.PostgresURL(t)), ConnectTimeout: 5 * time.Second, MaxConns: 8},
+		"proj", "proj", quiet, own, consumer.Migrations)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	nc, js, err := natsconn.Connect(ctx, natsconn.Config{URL: config.URL(testenv.NATS(t)), ConnectTimeout: 5 * time.Second}, "proj", quiet)
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	_, err = natsconn.EnsureStream(ctx, js, events.OrdersStream)
+	require.NoError(t, err)
+	return &fixture{pool: pool, js: js, runner: consumer.NewRunner(pool, js, quiet)}
+}
+
+// run runs the consumer until the test ends.
+func (f *fixture) run(t *testing.T, spec consumer.Spec) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
+	done := make(chan error, 1)
+	go func() { done <- f.runner.Run(ctx, spec) }()
+	t.Cleanup(func() {
+		cancel()
+		assert.NoError(t, <-done)
+	})
+}
+
+// project is a handler that records the event in the applied table.
+func project(ctx context.Context, tx pgx.Tx, ev events.Envelope, _ consumer.Delivery) error {
+	_, err := tx.Exec(ctx, `INSERT INTO applied (event_id, order_id) VALUES ($1, $2)`, ev.ID, ev.Subject)
+	return err
+}
+
+func (f *fixture) publish(t *testing.T, env events.Envelope, msgID string) {
+	t.Helper()
+	b, err := events.Encode(env)
+	require.NoError(t, err)
+	subject, err := env.NATSSubject()
+	require.NoError(t, err)
+	msg := nats.NewMsg(subject)
+	msg.Data = b
+	if msgID != "" {
+		msg.Header.Set(jetstream.MsgIDHeader, msgID)
+	}
+	_, err = f.js.PublishMsg(t.Context(), msg)
+	require.NoError(t, err)
+}
+
+func (f *fixture) count(t *testing.T, query string, args ...any) int {
+	t.Helper()
+	var n int
+	require.NoError(t, f.pool.QueryRow(t.Context(), query, args...).Scan(&n))
+	return n
+}
+
+func orderEvent(t *testing.T) events.Envelope {
+	t.Helper()
+	env, err := events.New(events.OrderCreated{OrderID: events.NewID(), UserID: events.NewID(), Username: "alice",
+		ItemName: "widget", Quantity: 1, Status: "pending", CreatedAt: time.Now()},
+		events.Metadata{Source: "order", AggregateVersion: 1})
+	require.NoError(t, err)
+	return env
+}
+
+var fast = []time.Duration{10 * time.Millisecond, 20 * time.Millisecond}
+
+func TestTheSameEventDeliveredTwiceHasOneEffect(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	env := orderEvent(t)
+	// Two stream messages carrying one event (as a republish outside the duplicate window
+	// would leave), and another event after them.
+	f.publish(t, env, "first-copy")
+	f.publish(t, env, "second-copy")
+	last := orderEvent(t)
+	f.publish(t, last, "")
+	f.run(t, consumer.Spec{Stream: "ORDERS", Durable: "projection", Backoff: fast, Handle: project})
+
+	require.Eventually(t, func() bool { return f.count(t, `SELECT count(*) FROM applied WHERE event_id = $1`, last.ID) == 1 },
+		5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, 1, f.count(t, `SELECT count(*) FROM applied WHERE event_id = $1`, env.ID))
+	assert.Equal(t, 2, f.count(t, `SELECT count(*) FROM processed_events WHERE consumer = 'projection'`))
+}
+
+func TestAFailingMessageIsParkedAndTheOthersFlow(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var broken atomic.Bool
+	broken.Store(true)
+	var panicked atomic.Int32
+	var envs []events.Envelope
+	for range 10 {
+		envs = append(envs, orderEvent(t))
+	}
+	poison, flaky := envs[3], envs[6]
+	spec := consumer.Spec{Stream: "ORDERS", Durable: "projection", MaxAttempts: 3, Backoff: fast,
+		Handle: func(ctx context.Context, tx pgx.Tx, ev events.Envelope, d consumer.Delivery) error {
+			if ev.ID == poison.ID && broken.Load() {
+				return errors.New("projection bug: cannot apply")
+			}
+			if ev.ID == flaky.ID && d.Deliveries == 1 {
+				panicked.Add(1)
+				panic("flaky handler")
+			}
+			return project(ctx, tx, ev, d)
+		}}
+	for _, env := range envs {
+		f.publish(t, env, env.ID)
+	}
+	f.run(t, spec)
+
+	require.Eventually(t, func() bool {
+		return f.count(t, `SELECT count(*) FROM dead_letters`) == 1 && f.count(t, `SELECT count(*) FROM applied`) == 9
+	}, 10*time.Second, 20*time.Millisecond)
+	assert.EqualValues(t, 1, panicked.Load(), "the panic was recovered and the message applied on its next delivery")
+
+	parked, err := f.runner.Parked(t.Context(), "projection", 10)
+	require.NoError(t, err)
+	require.Len(t, parked, 1)
+	assert.Equal(t, poison.ID, parked[0].EventID)
+	assert.Equal(t, "OrderCreated", parked[0].EventType)
+	assert.Equal(t, 3, parked[0].Deliveries)
+	assert.Contains(t, parked[0].Error, "projection bug")
+
+	// Once the cause is fixed an admin re-drives it: applied once, no longer parked.
+	broken.Store(false)
+	require.NoError(t, f.runner.Redrive(t.Context(), spec, parked[0].ID))
+	assert.Equal(t, 1, f.count(t, `SELECT count(*) FROM applied WHERE event_id = $1`, poison.ID))
+	parked, err = f.runner.Parked(t.Context(), "projection", 10)
+	require.NoError(t, err)
+	assert.Empty(t, parked)
+	assert.ErrorIs(t, f.runner.Redrive(t.Context(), spec, 999), consumer.ErrNotParked)
+}
+
+func TestAnUndecodableMessageIsParkedAtOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	_, err := f.js.Publish(t.Context(), "orders.created.x.y", []byte(`{"specversion":"0.3"}`))
+	require.NoError(t, err)
+	good := orderEvent(t)
+	f.publish(t, good, "")
+	f.run(t, consumer.Spec{Stream: "ORDERS", Durable: "projection", Backoff: fast, Handle: project})
+
+	require.Eventually(t, func() bool { return f.count(t, `SELECT count(*) FROM applied`) == 1 }, 5*time.Second, 10*time.Millisecond)
+	parked, err := f.runner.Parked(t.Context(), "projection", 10)
+	require.NoError(t, err)
+	require.Len(t, parked, 1)
+	assert.Equal(t, 1, parked[0].Deliveries)
+	assert.Contains(t, parked[0].Error, "undecodable")
+}
+
+func TestConsumerConfigIsDurableExplicitAndIdempotent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	spec := consumer.Spec{Stream: "ORDERS", Durable: "audit-orders", Subjects: []string{"orders.>"}, Handle: project}
+	for range 2 { // created, then updated in place
+		cons, err := f.runner.Ensure(t.Context(), spec)
+		require.NoError(t, err)
+		info, err := cons.Info(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, "audit-orders", info.Config.Durable)
+		assert.Equal(t, jetstream.AckExplicitPolicy, info.Config.AckPolicy)
+		assert.Equal(t, 30*time.Second, info.Config.AckWait)
+	}
+}

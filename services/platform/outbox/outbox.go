@@ -39,6 +39,9 @@ const (
 // Record writes envs into the outbox inside tx, the caller's transaction. They are published
 // after tx commits, and never if it rolls back.
 func Record(ctx context.Context, tx pgx.Tx, envs ...events.Envelope) error {
+	if len(envs) == 0 {
+		return nil
+	}
 	batch := &pgx.Batch{}
 	for _, env := range envs {
 		body, err := events.Encode(env)

@@ -19,6 +19,9 @@ import (
 type Config struct {
 	URL            config.URL    `env:"VALKEY_URL,required"`
 	ConnectTimeout time.Duration `env:"VALKEY_CONNECT_TIMEOUT" default:"15s"`
+	// KeyPrefix goes in front of every key the service writes, so deployments (or tests)
+	// can share one server.
+	KeyPrefix string `env:"VALKEY_KEY_PREFIX"`
 }
 
 // Connect opens a client for cfg.URL (valkey://, redis://, valkeys:// or rediss://). The

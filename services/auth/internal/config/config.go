@@ -3,8 +3,15 @@
 package config
 
 import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
 	"github.com/caasdemo/orderdemo/services/platform/app"
 	"github.com/caasdemo/orderdemo/services/platform/authtoken"
+	pconfig "github.com/caasdemo/orderdemo/services/platform/config"
 	"github.com/caasdemo/orderdemo/services/platform/natsconn"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
 	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
@@ -17,4 +24,93 @@ type Config struct {
 	NATS     natsconn.Config
 	Valkey   valkeyconn.Config
 	Token    authtoken.Config
+	Admin    Admin
+	Bcrypt   Bcrypt
+	Login    Login
+	Session  Session
+}
+
+// Admin is the account created at start-up (story 3.1).
+type Admin struct {
+	Username     string         `env:"ADMIN_USERNAME" default:"admin"`
+	Password     pconfig.Secret `env:"ADMIN_PASSWORD"`
+	PasswordHash pconfig.Secret `env:"ADMIN_PASSWORD_HASH"` // a bcrypt hash; wins over ADMIN_PASSWORD
+}
+
+// Validate requires one of the two secrets.
+func (a Admin) Validate() error {
+	if a.Password == "" && a.PasswordHash == "" {
+		return errors.New("ADMIN_PASSWORD or ADMIN_PASSWORD_HASH is required: the admin account is created from it at start-up")
+	}
+	return nil
+}
+
+// Bcrypt sizes password hashing.
+type Bcrypt struct {
+	Cost    int `env:"BCRYPT_COST" default:"12"`
+	Workers int `env:"BCRYPT_WORKERS" default:"0"` // hashes at once; 0 means one per CPU
+	Queue   int `env:"BCRYPT_QUEUE" default:"16"`  // hashes waiting; past that, 503 at once
+}
+
+// Validate checks bcrypt's own bounds.
+func (b Bcrypt) Validate() error {
+	var errs []error
+	if b.Cost < 4 || b.Cost > 31 {
+		errs = append(errs, fmt.Errorf("BCRYPT_COST=%d: must be between 4 and 31 (12 in production)", b.Cost))
+	}
+	if b.Workers < 0 || b.Queue < 0 {
+		errs = append(errs, errors.New("BCRYPT_WORKERS and BCRYPT_QUEUE must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Login limits failed logins in sliding windows.
+type Login struct {
+	MaxPerUsername int           `env:"LOGIN_MAX_FAILURES_PER_USERNAME" default:"5"`
+	MaxPerClient   int           `env:"LOGIN_MAX_FAILURES_PER_CLIENT" default:"20"`
+	Window         time.Duration `env:"LOGIN_FAILURE_WINDOW" default:"60s"`
+	// TrustedProxies are the peers whose X-Forwarded-For names the client (the gateway).
+	TrustedProxies string `env:"TRUSTED_PROXIES" default:"127.0.0.0/8,::1/128"`
+}
+
+// Validate checks the limits and parses the proxy list.
+func (l Login) Validate() error {
+	var errs []error
+	if l.MaxPerUsername < 1 || l.MaxPerClient < 1 || l.Window <= 0 {
+		errs = append(errs, errors.New("LOGIN_MAX_FAILURES_PER_USERNAME, LOGIN_MAX_FAILURES_PER_CLIENT and LOGIN_FAILURE_WINDOW must be positive"))
+	}
+	if _, err := l.Proxies(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Proxies parses TrustedProxies.
+func (l Login) Proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(l.TrustedProxies, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("TRUSTED_PROXIES: %q is not a CIDR prefix", s)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// Session bounds the login sessions behind refresh tokens.
+type Session struct {
+	IdleTimeout time.Duration `env:"SESSION_IDLE_TIMEOUT" default:"1h"`
+	MaxLifetime time.Duration `env:"SESSION_MAX_LIFETIME" default:"12h"`
+}
+
+// Validate checks the order of the two.
+func (s Session) Validate() error {
+	if s.IdleTimeout <= 0 || s.MaxLifetime < s.IdleTimeout {
+		return errors.New("SESSION_IDLE_TIMEOUT must be positive and SESSION_MAX_LIFETIME at least as long")
+	}
+	return nil
 }

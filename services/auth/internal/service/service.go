@@ -1,16 +1,23 @@
-// Package service wires the auth service: it opens its connections, applies its migrations
-// and mounts its routes. Every concrete dependency is built here and nowhere else.
+// Package service wires the auth service: it opens its connections, applies its migrations,
+// builds the application from its adapters, creates the admin account and mounts the routes.
+// Every concrete dependency is built here and nowhere else.
 package service
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
+	"runtime"
+	"time"
 
 	"github.com/caasdemo/orderdemo/events"
+	"github.com/caasdemo/orderdemo/services/auth/internal/adapters"
+	authapp "github.com/caasdemo/orderdemo/services/auth/internal/app"
 	"github.com/caasdemo/orderdemo/services/auth/internal/config"
 	"github.com/caasdemo/orderdemo/services/auth/internal/migrations"
+	"github.com/caasdemo/orderdemo/services/auth/internal/ports"
 	"github.com/caasdemo/orderdemo/services/platform/app"
+	"github.com/caasdemo/orderdemo/services/platform/authtoken"
 	"github.com/caasdemo/orderdemo/services/platform/httpserver"
 	"github.com/caasdemo/orderdemo/services/platform/natsconn"
 	"github.com/caasdemo/orderdemo/services/platform/outbox"
@@ -31,9 +38,10 @@ type Service struct {
 	closers app.Closers
 }
 
-// New connects to PostgreSQL (migrating the auth schema), NATS and Valkey, and builds the
-// HTTP handler. Close releases what New opened.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service, err error) {
+// New connects to PostgreSQL (migrating the auth schema), NATS and Valkey, creates or
+// updates the admin account, and builds the HTTP handler. now is the clock (time.Now, or a
+// test's). Close releases what New opened.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) (_ *Service, err error) {
 	s := &Service{}
 	defer func() {
 		if err != nil {
@@ -61,7 +69,40 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 	}
 	s.closers.Add(vk.Close)
 
-	s.Handler = httpserver.NewRouter(Name, log, postgres.Check(pool), natsconn.Check(nc, js), relay.Check(), valkeyconn.Check(vk))
+	workers := cfg.Bcrypt.Workers
+	if workers == 0 {
+		workers = runtime.NumCPU()
+	}
+	hasher := adapters.NewBcryptPool(cfg.Bcrypt.Cost, workers, cfg.Bcrypt.Queue)
+	go hasher.DummyHash() // made now, so the first unknown-user login is not slower than the rest
+	revocations := authtoken.NewRevocations(vk, cfg.Valkey.KeyPrefix)
+	application := authapp.New(authapp.Deps{
+		Users:     adapters.NewUsers(pool),
+		Hasher:    hasher,
+		Limiter:   adapters.NewLimiter(vk, cfg.Valkey.KeyPrefix),
+		Sessions:  adapters.NewSessions(vk, cfg.Valkey.KeyPrefix, cfg.Session.IdleTimeout, cfg.Session.MaxLifetime, now),
+		Issuer:    authtoken.NewIssuer(cfg.Token, now),
+		Verifier:  authtoken.NewVerifier(cfg.Token, revocations, now),
+		Revoked:   revocations,
+		Policy:    authapp.Policy{PerUsername: cfg.Login.MaxPerUsername, PerClient: cfg.Login.MaxPerClient, Window: cfg.Login.Window},
+		Now:       now,
+		Log:       log,
+		DummyHash: hasher.DummyHash,
+	})
+	err = application.BootstrapAdmin(ctx, authapp.AdminSpec{
+		Username: cfg.Admin.Username, Password: cfg.Admin.Password.Reveal(), PasswordHash: cfg.Admin.PasswordHash.Reveal(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	proxies, err := cfg.Login.Proxies()
+	if err != nil {
+		return nil, err
+	}
+
+	router := httpserver.NewRouter(Name, log, postgres.Check(pool), natsconn.Check(nc, js), relay.Check(), valkeyconn.Check(vk))
+	ports.NewHTTP(application, log, proxies).Routes(router)
+	s.Handler = router
 	return s, nil
 }
 
@@ -70,7 +111,7 @@ func (s *Service) Close() { s.closers.Close() }
 
 // Run serves the auth service until ctx ends.
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	s, err := New(ctx, cfg, log)
+	s, err := New(ctx, cfg, log, time.Now)
 	if err != nil {
 		return err
 	}

@@ -1,39 +1,146 @@
 package service_test
 
 import (
-	"io"
-	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/caasdemo/orderdemo/services/auth/internal/config"
 	"github.com/caasdemo/orderdemo/services/auth/internal/service"
-	pconfig "github.com/caasdemo/orderdemo/services/platform/config"
 	"github.com/caasdemo/orderdemo/services/platform/testenv"
 )
 
 func TestServiceStartsMigratedAndReady(t *testing.T) {
 	t.Parallel()
-	dbURL := testenv.PostgresURL(t)
-	natsURL := testenv.NATS(t)
-	var cfg config.Config
-	require.NoError(t, pconfig.Load(testenv.Lookup(map[string]string{
-		"DATABASE_URL": dbURL,
-		"NATS_URL":     natsURL,
-		"VALKEY_URL":   testenv.ValkeyURL(t),
-		"JWT_SECRET":   testenv.JWTSecret,
-	}), &cfg))
+	env := baseEnv(t)
+	h := start(t, env)
+	r := h.withBearer(http.MethodGet, "/ready", "")
+	require.Equal(t, http.StatusOK, r.status, r.raw)
+	assert.Equal(t, map[string]any{"postgres": "ok", "nats": "ok", "outbox": "ok", "valkey": "ok"}, r.body["checks"])
+	assert.Equal(t, []string{"auth.outbox", "auth.users"}, testenv.Tables(t, env["DATABASE_URL"], service.Schema))
+	testenv.RequireStream(t, env["NATS_URL"], "AUTH")
+}
 
-	svc, err := service.New(t.Context(), &cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	require.NoError(t, err)
-	defer svc.Close()
+func TestRegister(t *testing.T) {
+	t.Parallel()
+	h := start(t, baseEnv(t))
 
-	rep := testenv.RequireReady(t, svc.Handler)
-	assert.Len(t, svc.Workers, 1, "the outbox relay")
-	testenv.RequireStream(t, natsURL, "AUTH")
-	assert.Equal(t, map[string]string{"postgres": "ok", "nats": "ok", "outbox": "ok", "valkey": "ok"}, rep.Checks)
-	assert.Equal(t, map[string]any{"unpublished": float64(0), "oldest_age_seconds": float64(0)}, rep.Details["outbox"])
-	assert.Equal(t, []string{"auth.outbox", "auth.users"}, testenv.Tables(t, dbURL, service.Schema))
+	r := h.register("Alice_01", "correct horse")
+	require.Equal(t, http.StatusCreated, r.status, r.raw)
+	assert.Equal(t, "alice_01", r.body["username"], "stored lower-case")
+	assert.Regexp(t, `^[0-9a-f-]{36}$`, r.body["user_id"])
+
+	dup := h.register("ALICE_01", "another password")
+	assert.Equal(t, http.StatusBadRequest, dup.status)
+	assert.Equal(t, "username already exists", dup.body["detail"], "unique regardless of case")
+	assert.Equal(t, "application/problem+json", dup.header.Get("Content-Type"))
+}
+
+func TestRegisterRefusesBadInputNamingTheField(t *testing.T) {
+	t.Parallel()
+	h := start(t, baseEnv(t))
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		detail     string
+	}{
+		{"short username", `{"username":"abc","password":"long enough"}`, 400, "username: must be 4–20 characters"},
+		{"long username", `{"username":"` + strings.Repeat("a", 21) + `","password":"long enough"}`, 400, "username: must be 4–20"},
+		{"bad characters", `{"username":"bob smith","password":"long enough"}`, 400, "letters, digits or underscore"},
+		{"short password", `{"username":"bobby","password":"1234567"}`, 400, "password: must be at least 8 bytes"},
+		{"password over bcrypt's limit", `{"username":"bobby","password":"` + strings.Repeat("p", 73) + `"}`, 400, "at most 72 bytes (bcrypt's limit"},
+		{"both fields bad", `{"username":"b","password":"x"}`, 400, "username: must be 4–20 characters: letters, digits or underscore; password: must be at least 8 bytes"},
+		{"missing fields", `{}`, 400, "username: must be 4–20"},
+		{"unknown field", `{"username":"bobby","password":"long enough","admin":true}`, 400, "admin: is not a known field"},
+		{"wrong type", `{"username":42,"password":"long enough"}`, 400, "username: must be a string"},
+		{"malformed JSON", `{"username":`, 400, "not valid JSON"},
+		{"oversized body", `{"username":"bobby","password":"` + strings.Repeat("p", 17<<10) + `"}`, 413, "larger than 16384 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.postJSON("/auth/register", tc.body)
+			assert.Equal(t, tc.status, r.status, r.raw)
+			assert.Contains(t, r.body["detail"], tc.detail)
+		})
+	}
+}
+
+func TestSimultaneousRegistrationsOfOneNameGiveExactlyOneAccount(t *testing.T) {
+	t.Parallel()
+	h := start(t, baseEnv(t))
+	const n = 10
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { statuses <- h.register("racer", "same password").status })
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	assert.Equal(t, map[int]int{http.StatusCreated: 1, http.StatusBadRequest: n - 1}, count)
+}
+
+func TestLoginIssuesTokensAndVerifyReadsThem(t *testing.T) {
+	t.Parallel()
+	env := baseEnv(t)
+	h := start(t, env)
+	require.Equal(t, http.StatusCreated, h.register("carol", "carol password").status)
+
+	r := h.token(url.Values{"grant_type": {"password"}, "username": {"Carol"}, "password": {"carol password"}, "scope": {"user:orders"}})
+	require.Equal(t, http.StatusOK, r.status, r.raw)
+	assert.Equal(t, "bearer", r.body["token_type"])
+	assert.EqualValues(t, 900, r.body["expires_in"])
+	assert.NotEmpty(t, r.body["refresh_token"])
+	assert.Equal(t, "no-store", r.header.Get("Cache-Control"))
+
+	v := h.withBearer(http.MethodGet, "/auth/verify", r.body["access_token"].(string))
+	require.Equal(t, http.StatusOK, v.status, v.raw)
+	assert.Equal(t, "carol", v.body["username"])
+	assert.Equal(t, false, v.body["is_admin"])
+	assert.Equal(t, []any{"user:orders"}, v.body["scopes"])
+	assert.NotEmpty(t, v.body["user_id"])
+
+	var lastLogin *time.Time
+	require.NoError(t, dbRow(t, env["DATABASE_URL"], `SELECT last_login FROM auth.users WHERE username = 'carol'`, &lastLogin))
+	require.NotNil(t, lastLogin, "last_login is updated")
+	assert.WithinDuration(t, time.Now(), *lastLogin, time.Minute)
+}
+
+func TestUnknownUserAndWrongPasswordLookTheSame(t *testing.T) {
+	t.Parallel()
+	h := start(t, baseEnv(t))
+	require.Equal(t, http.StatusCreated, h.register("dave", "dave password").status)
+	wrong := h.login("dave", "not the password")
+	unknown := h.login("nobody", "not the password")
+	assert.Equal(t, http.StatusUnauthorized, wrong.status)
+	assert.Equal(t, wrong.status, unknown.status)
+	assert.Equal(t, wrong.body["detail"], unknown.body["detail"])
+	assert.Equal(t, "invalid username or password", wrong.body["detail"])
+	assert.NotEmpty(t, wrong.header.Get("WWW-Authenticate"))
+}
+
+func TestTokenEndpointRefusesBadRequests(t *testing.T) {
+	t.Parallel()
+	h := start(t, baseEnv(t))
+	for _, tc := range []struct {
+		form   url.Values
+		detail string
+	}{
+		{url.Values{"password": {"x"}}, "username: is required"},
+		{url.Values{"username": {"x"}}, "password: is required"},
+		{url.Values{"grant_type": {"client_credentials"}, "username": {"x"}, "password": {"y"}}, "grant_type: must be"},
+	} {
+		r := h.token(tc.form)
+		assert.Equal(t, http.StatusBadRequest, r.status, r.raw)
+		assert.Contains(t, r.body["detail"], tc.detail)
+	}
+	r := h.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"made.up"}})
+	assert.Equal(t, http.StatusUnauthorized, r.status)
 }

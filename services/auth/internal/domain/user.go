@@ -1,0 +1,112 @@
+// Package domain holds the auth service's rules: what a valid username and password are, and
+// what a user is. It knows nothing of HTTP, SQL, Valkey or NATS.
+package domain
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Field rules, as stated to the user.
+const (
+	UsernameRule    = "must be 4–20 characters: letters, digits or underscore"
+	PasswordMinRule = "must be at least 8 bytes"
+	PasswordMaxRule = "must be at most 72 bytes (bcrypt's limit; multi-byte characters count more than once)"
+)
+
+// Limits of the password, in bytes: bcrypt ignores everything past byte 72, so a longer
+// password would give a false sense of strength.
+const (
+	PasswordMinBytes = 8
+	PasswordMaxBytes = 72
+)
+
+var usernamePattern = regexp.MustCompile(`^[a-zA-Z0-9_]{4,20}$`)
+
+// Errors of the auth domain.
+var (
+	ErrUsernameTaken      = errors.New("username already exists")
+	ErrInvalidCredentials = errors.New("invalid username or password")
+	ErrUnknownUser        = errors.New("no such user")
+)
+
+// FieldError says which input field broke which rule.
+type FieldError struct {
+	Field string
+	Rule  string
+}
+
+// ValidationError lists every field that broke a rule.
+type ValidationError []FieldError
+
+func (v ValidationError) Error() string {
+	parts := make([]string, len(v))
+	for i, f := range v {
+		parts[i] = f.Field + " " + f.Rule
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// Username is a validated, lower-cased username: unique regardless of case.
+type Username string
+
+// ParseUsername validates raw and returns it lower-cased.
+func ParseUsername(raw string) (Username, error) {
+	if !usernamePattern.MatchString(raw) {
+		return "", ValidationError{{Field: "username", Rule: UsernameRule}}
+	}
+	return Username(strings.ToLower(raw)), nil
+}
+
+// NormalizeLogin lower-cases what a user typed at login, without validating it: a login
+// with a malformed name is simply an unknown user.
+func NormalizeLogin(raw string) string { return strings.ToLower(strings.TrimSpace(raw)) }
+
+// CheckPassword validates a new password's length in bytes.
+func CheckPassword(password string) error {
+	switch n := len(password); {
+	case n < PasswordMinBytes:
+		return ValidationError{{Field: "password", Rule: PasswordMinRule}}
+	case n > PasswordMaxBytes:
+		return ValidationError{{Field: "password", Rule: PasswordMaxRule}}
+	}
+	return nil
+}
+
+// ValidateRegistration checks both fields and reports every problem at once.
+func ValidateRegistration(username, password string) (Username, error) {
+	var errs ValidationError
+	u, err := ParseUsername(username)
+	if err != nil {
+		errs = append(errs, err.(ValidationError)...)
+	}
+	if err := CheckPassword(password); err != nil {
+		errs = append(errs, err.(ValidationError)...)
+	}
+	if len(errs) > 0 {
+		return "", errs
+	}
+	return u, nil
+}
+
+// User is an account.
+type User struct {
+	ID           string
+	Username     Username
+	PasswordHash []byte
+	IsAdmin      bool
+	CreatedAt    time.Time
+	LastLogin    *time.Time
+	Version      int64 // the aggregate version: incremented by every event about the user
+}
+
+// NewUser returns a user to be created; id is a fresh UUID.
+func NewUser(id string, username Username, hash []byte, isAdmin bool, now time.Time) (User, error) {
+	if id == "" || username == "" || len(hash) == 0 {
+		return User{}, fmt.Errorf("new user: id, username and hash are required")
+	}
+	return User{ID: id, Username: username, PasswordHash: hash, IsAdmin: isAdmin, CreatedAt: now, Version: 1}, nil
+}

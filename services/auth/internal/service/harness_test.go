@@ -1,0 +1,202 @@
+package service_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/caasdemo/orderdemo/events"
+	"github.com/caasdemo/orderdemo/services/auth/internal/config"
+	"github.com/caasdemo/orderdemo/services/auth/internal/service"
+	pconfig "github.com/caasdemo/orderdemo/services/platform/config"
+	"github.com/caasdemo/orderdemo/services/platform/testenv"
+)
+
+const adminPassword = "admin-secret-pw"
+
+// clock is a controllable clock, starting at the real time.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+// harness is the auth service running on real PostgreSQL, Valkey and JetStream, with its
+// outbox relay, behind a test HTTP server.
+type harness struct {
+	t       *testing.T
+	srv     *httptest.Server
+	env     map[string]string
+	clock   *clock
+	natsURL string
+	cfg     config.Config
+}
+
+func baseEnv(t *testing.T) map[string]string {
+	return map[string]string{
+		"DATABASE_URL":      testenv.PostgresURL(t),
+		"NATS_URL":          testenv.NATS(t),
+		"VALKEY_URL":        testenv.ValkeyURL(t),
+		"VALKEY_KEY_PREFIX": testenv.Prefix(),
+		"JWT_SECRET":        testenv.JWTSecret,
+		"ADMIN_USERNAME":    "admin",
+		"ADMIN_PASSWORD":    adminPassword,
+		"BCRYPT_COST":       "4", // fast tests; the default (12) is asserted in config_test
+	}
+}
+
+func start(t *testing.T, env map[string]string) *harness {
+	t.Helper()
+	h := &harness{t: t, env: env, clock: &clock{}, natsURL: env["NATS_URL"]}
+	svc, err := h.boot()
+	require.NoError(t, err)
+	h.srv = httptest.NewServer(svc.Handler)
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+// boot starts one instance of the service (a restart, when called again) with its workers.
+func (h *harness) boot() (*service.Service, error) {
+	h.t.Helper()
+	if err := pconfig.Load(testenv.Lookup(h.env), &h.cfg); err != nil {
+		return nil, err
+	}
+	svc, err := service.New(h.t.Context(), &h.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), h.clock.Now)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(h.t.Context()))
+	var wg sync.WaitGroup
+	for _, w := range svc.Workers {
+		wg.Go(func() { _ = w(ctx) })
+	}
+	h.t.Cleanup(func() { cancel(); wg.Wait(); svc.Close() })
+	return svc, nil
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (h *harness) do(req *http.Request) response {
+	h.t.Helper()
+	resp, err := h.srv.Client().Do(req)
+	require.NoError(h.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(h.t, err)
+	r := response{status: resp.StatusCode, header: resp.Header, raw: string(b)}
+	_ = json.Unmarshal(b, &r.body)
+	return r
+}
+
+func (h *harness) register(username, password string) response {
+	h.t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": username, "password": password})
+	return h.postJSON("/auth/register", string(body))
+}
+
+func (h *harness) postJSON(path, body string) response {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	return h.do(req)
+}
+
+func (h *harness) token(form url.Values, headers ...string) response {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/auth/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return h.do(req)
+}
+
+func (h *harness) login(username, password string, headers ...string) response {
+	h.t.Helper()
+	return h.token(url.Values{"username": {username}, "password": {password}}, headers...)
+}
+
+func (h *harness) withBearer(method, path, token string) response {
+	h.t.Helper()
+	req, _ := http.NewRequest(method, h.srv.URL+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return h.do(req)
+}
+
+// mustLogin registers (if needed) and logs in, returning the token response body.
+func (h *harness) mustLogin(username, password string) map[string]any {
+	h.t.Helper()
+	if r := h.register(username, password); r.status != http.StatusCreated && r.status != http.StatusBadRequest {
+		h.t.Fatalf("register %s: %d %s", username, r.status, r.raw)
+	}
+	r := h.login(username, password)
+	require.Equal(h.t, http.StatusOK, r.status, r.raw)
+	return r.body
+}
+
+// streamEvents waits until the AUTH stream holds at least n events and returns them all.
+func (h *harness) streamEvents(n int) []streamEvent {
+	h.t.Helper()
+	nc, err := nats.Connect(h.natsURL)
+	require.NoError(h.t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(h.t, err)
+	stream, err := js.Stream(h.t.Context(), "AUTH")
+	require.NoError(h.t, err)
+	require.Eventually(h.t, func() bool {
+		info, err := stream.Info(h.t.Context())
+		return err == nil && info.State.Msgs >= uint64(n)
+	}, 10*time.Second, 10*time.Millisecond, "waiting for %d events on AUTH", n)
+	info, err := stream.Info(h.t.Context())
+	require.NoError(h.t, err)
+	var out []streamEvent
+	for seq := uint64(1); seq <= info.State.LastSeq; seq++ {
+		msg, err := stream.GetMsg(h.t.Context(), seq)
+		require.NoError(h.t, err)
+		env, err := events.Decode(msg.Data)
+		require.NoError(h.t, err)
+		p, err := env.Payload()
+		require.NoError(h.t, err)
+		out = append(out, streamEvent{subject: msg.Subject, env: env, payload: p, raw: string(msg.Data), header: msg.Header})
+	}
+	return out
+}
+
+type streamEvent struct {
+	subject string
+	env     events.Envelope
+	payload events.Payload
+	raw     string
+	header  nats.Header
+}

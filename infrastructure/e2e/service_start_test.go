@@ -81,18 +81,18 @@ func TestBadConfigurationStopsTheServiceNamingTheVariable(t *testing.T) {
 			"NATS_URL": natsURL, "JWT_SECRET": testenv.JWTSecret,
 		}},
 		{"short token secret", "order", "JWT_SECRET", map[string]string{
-			"DATABASE_URL": testenv.PostgresURL(t), "NATS_URL": natsURL, "JWT_SECRET": "0123456789",
+			"DATABASE_URL": testenv.PostgresURL(t), "NATS_URL": natsURL, "VALKEY_URL": testenv.ValkeyURL(t), "JWT_SECRET": "0123456789",
 		}},
 		{"placeholder token secret", "auth", "JWT_SECRET", map[string]string{
 			"DATABASE_URL": testenv.PostgresURL(t), "NATS_URL": natsURL, "VALKEY_URL": testenv.ValkeyURL(t),
-			"JWT_SECRET": "your-256-bit-secret-key-here-change-in-production",
+			"JWT_SECRET": "your-256-bit-secret-key-here-change-in-production", "ADMIN_PASSWORD": "admin password",
 		}},
 		{"port in use", "gateway", "HTTP_ADDR", map[string]string{
 			"HTTP_ADDR": taken.Addr().String(), "NATS_URL": natsURL, "VALKEY_URL": testenv.ValkeyURL(t),
 		}},
 		{"malformed number", "order", "DATABASE_MAX_CONNS", map[string]string{
-			"DATABASE_URL": testenv.PostgresURL(t), "NATS_URL": natsURL, "JWT_SECRET": testenv.JWTSecret,
-			"DATABASE_MAX_CONNS": "ten",
+			"DATABASE_URL": testenv.PostgresURL(t), "NATS_URL": natsURL, "VALKEY_URL": testenv.ValkeyURL(t),
+			"JWT_SECRET": testenv.JWTSecret, "DATABASE_MAX_CONNS": "ten",
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -146,6 +146,7 @@ func (s *Stack) serviceEnv(name string) []string {
 		vars["ADMIN_PASSWORD"] = sec.AdminPassword.Reveal()
 	case "order", "audit":
 		vars["DATABASE_URL"] = s.DatabaseURL
+		vars["VALKEY_URL"] = s.ValkeyURL // the token revocation list
 		vars["JWT_SECRET"] = sec.JWTSecret.Reveal()
 	case "gateway":
 		vars["VALKEY_URL"] = s.ValkeyURL

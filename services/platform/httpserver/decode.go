@@ -43,6 +43,8 @@ func jsonProblem(err error) error {
 		return nil
 	case errors.As(err, &tooLarge):
 		return problem.Newf(http.StatusRequestEntityTooLarge, "the body is larger than %d bytes", tooLarge.Limit)
+	case errors.As(err, &typeErr) && typeErr.Field == "":
+		return problem.New(http.StatusBadRequest, "the body must be a JSON object")
 	case errors.As(err, &typeErr):
 		return problem.Validation(problem.FieldError{Field: typeErr.Field, Rule: "must be " + jsonKind(typeErr.Type)})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):

@@ -15,10 +15,10 @@ func TestAdminIsCreatedOnceAndFollowsTheEnvironment(t *testing.T) {
 	h := start(t, env)
 
 	r := h.login("admin", adminPassword)
-	require.Equal(t, http.StatusOK, r.status, r.raw)
-	assert.Equal(t, "user:orders admin:orders", r.body["scope"])
-	v := h.withBearer(http.MethodGet, "/auth/verify", r.body["access_token"].(string))
-	assert.Equal(t, true, v.body["is_admin"])
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	assert.Equal(t, "user:orders admin:orders", r.Body["scope"])
+	v := h.withBearer(http.MethodGet, "/auth/verify", r.Body["access_token"].(string))
+	assert.Equal(t, true, v.Body["is_admin"])
 
 	// A restart changes nothing.
 	_, err := h.boot()
@@ -31,8 +31,8 @@ func TestAdminIsCreatedOnceAndFollowsTheEnvironment(t *testing.T) {
 	env["ADMIN_PASSWORD"] = "rotated-admin-pw"
 	_, err = h.boot()
 	require.NoError(t, err)
-	assert.Equal(t, http.StatusUnauthorized, h.login("admin", adminPassword).status)
-	assert.Equal(t, http.StatusOK, h.login("admin", "rotated-admin-pw").status)
+	assert.Equal(t, http.StatusUnauthorized, h.login("admin", adminPassword).Status)
+	assert.Equal(t, http.StatusOK, h.login("admin", "rotated-admin-pw").Status)
 
 	// So does a hash, which wins over a password.
 	hash, err := bcrypt.GenerateFromPassword([]byte("hashed-admin-pw"), 4)
@@ -40,7 +40,7 @@ func TestAdminIsCreatedOnceAndFollowsTheEnvironment(t *testing.T) {
 	env["ADMIN_PASSWORD_HASH"] = string(hash)
 	_, err = h.boot()
 	require.NoError(t, err)
-	assert.Equal(t, http.StatusOK, h.login("admin", "hashed-admin-pw").status)
+	assert.Equal(t, http.StatusOK, h.login("admin", "hashed-admin-pw").Status)
 }
 
 func TestARegisteredUserWithTheAdminNameIsTakenOver(t *testing.T) {
@@ -48,16 +48,16 @@ func TestARegisteredUserWithTheAdminNameIsTakenOver(t *testing.T) {
 	env := baseEnv(t)
 	env["ADMIN_USERNAME"] = "boss"
 	h := start(t, env)
-	require.Equal(t, http.StatusOK, h.login("boss", adminPassword).status)
+	require.Equal(t, http.StatusOK, h.login("boss", adminPassword).Status)
 
 	env["ADMIN_USERNAME"] = "chief"
-	require.Equal(t, http.StatusCreated, h.register("chief", "squatter password").status)
+	require.Equal(t, http.StatusCreated, h.register("chief", "squatter password").Status)
 	_, err := h.boot()
 	require.NoError(t, err)
-	assert.Equal(t, http.StatusUnauthorized, h.login("chief", "squatter password").status)
+	assert.Equal(t, http.StatusUnauthorized, h.login("chief", "squatter password").Status)
 	r := h.login("chief", adminPassword)
-	require.Equal(t, http.StatusOK, r.status)
-	assert.Equal(t, "user:orders admin:orders", r.body["scope"])
+	require.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, "user:orders admin:orders", r.Body["scope"])
 }
 
 func TestBadAdminSettingsStopStartUpNamingTheVariable(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,23 +96,20 @@ func (h *harness) boot() (*service.Service, error) {
 	return svc, nil
 }
 
-type response struct {
-	status int
-	header http.Header
-	body   map[string]any
-	raw    string
-}
+type response = testenv.Response
 
 func (h *harness) do(req *http.Request) response {
 	h.t.Helper()
-	resp, err := h.srv.Client().Do(req)
-	require.NoError(h.t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(h.t, err)
-	r := response{status: resp.StatusCode, header: resp.Header, raw: string(b)}
-	_ = json.Unmarshal(b, &r.body)
-	return r
+	headers := []string{}
+	for k, v := range req.Header {
+		headers = append(headers, k, v[0])
+	}
+	body := ""
+	if req.Body != nil {
+		b, _ := io.ReadAll(req.Body)
+		body = string(b)
+	}
+	return testenv.Call(h.t, req.Method, req.URL.String(), body, headers...)
 }
 
 func (h *harness) register(username, password string) response {
@@ -124,19 +120,13 @@ func (h *harness) register(username, password string) response {
 
 func (h *harness) postJSON(path, body string) response {
 	h.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	return h.do(req)
+	return testenv.Call(h.t, http.MethodPost, h.srv.URL+path, body)
 }
 
 func (h *harness) token(form url.Values, headers ...string) response {
 	h.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/auth/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	return h.do(req)
+	return testenv.Call(h.t, http.MethodPost, h.srv.URL+"/auth/token", form.Encode(),
+		append([]string{"Content-Type", "application/x-www-form-urlencoded"}, headers...)...)
 }
 
 func (h *harness) login(username, password string, headers ...string) response {
@@ -146,22 +136,21 @@ func (h *harness) login(username, password string, headers ...string) response {
 
 func (h *harness) withBearer(method, path, token string) response {
 	h.t.Helper()
-	req, _ := http.NewRequest(method, h.srv.URL+path, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	if token == "" {
+		return testenv.Call(h.t, method, h.srv.URL+path, "")
 	}
-	return h.do(req)
+	return testenv.Call(h.t, method, h.srv.URL+path, "", "Authorization", "Bearer "+token)
 }
 
 // mustLogin registers (if needed) and logs in, returning the token response body.
 func (h *harness) mustLogin(username, password string) map[string]any {
 	h.t.Helper()
-	if r := h.register(username, password); r.status != http.StatusCreated && r.status != http.StatusBadRequest {
-		h.t.Fatalf("register %s: %d %s", username, r.status, r.raw)
+	if r := h.register(username, password); r.Status != http.StatusCreated && r.Status != http.StatusBadRequest {
+		h.t.Fatalf("register %s: %d %s", username, r.Status, r.Raw)
 	}
 	r := h.login(username, password)
-	require.Equal(h.t, http.StatusOK, r.status, r.raw)
-	return r.body
+	require.Equal(h.t, http.StatusOK, r.Status, r.Raw)
+	return r.Body
 }
 
 // streamEvents waits until the AUTH stream holds at least n events and returns them all.

@@ -20,8 +20,8 @@ func TestServiceStartsMigratedAndReady(t *testing.T) {
 	env := baseEnv(t)
 	h := start(t, env)
 	r := h.withBearer(http.MethodGet, "/ready", "")
-	require.Equal(t, http.StatusOK, r.status, r.raw)
-	assert.Equal(t, map[string]any{"postgres": "ok", "nats": "ok", "outbox": "ok", "valkey": "ok"}, r.body["checks"])
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	assert.Equal(t, map[string]any{"postgres": "ok", "nats": "ok", "outbox": "ok", "valkey": "ok"}, r.Body["checks"])
 	assert.Equal(t, []string{"auth.outbox", "auth.users"}, testenv.Tables(t, env["DATABASE_URL"], service.Schema))
 	testenv.RequireStream(t, env["NATS_URL"], "AUTH")
 }
@@ -31,14 +31,14 @@ func TestRegister(t *testing.T) {
 	h := start(t, baseEnv(t))
 
 	r := h.register("Alice_01", "correct horse")
-	require.Equal(t, http.StatusCreated, r.status, r.raw)
-	assert.Equal(t, "alice_01", r.body["username"], "stored lower-case")
-	assert.Regexp(t, `^[0-9a-f-]{36}$`, r.body["user_id"])
+	require.Equal(t, http.StatusCreated, r.Status, r.Raw)
+	assert.Equal(t, "alice_01", r.Body["username"], "stored lower-case")
+	assert.Regexp(t, `^[0-9a-f-]{36}$`, r.Body["user_id"])
 
 	dup := h.register("ALICE_01", "another password")
-	assert.Equal(t, http.StatusBadRequest, dup.status)
-	assert.Equal(t, "username already exists", dup.body["detail"], "unique regardless of case")
-	assert.Equal(t, "application/problem+json", dup.header.Get("Content-Type"))
+	assert.Equal(t, http.StatusBadRequest, dup.Status)
+	assert.Equal(t, "username already exists", dup.Body["detail"], "unique regardless of case")
+	assert.Equal(t, "application/problem+json", dup.Header.Get("Content-Type"))
 }
 
 func TestRegisterRefusesBadInputNamingTheField(t *testing.T) {
@@ -63,8 +63,8 @@ func TestRegisterRefusesBadInputNamingTheField(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := h.postJSON("/auth/register", tc.body)
-			assert.Equal(t, tc.status, r.status, r.raw)
-			assert.Contains(t, r.body["detail"], tc.detail)
+			assert.Equal(t, tc.status, r.Status, r.Raw)
+			assert.Contains(t, r.Body["detail"], tc.detail)
 		})
 	}
 }
@@ -76,7 +76,7 @@ func TestSimultaneousRegistrationsOfOneNameGiveExactlyOneAccount(t *testing.T) {
 	statuses := make(chan int, n)
 	var wg sync.WaitGroup
 	for range n {
-		wg.Go(func() { statuses <- h.register("racer", "same password").status })
+		wg.Go(func() { statuses <- h.register("racer", "same password").Status })
 	}
 	wg.Wait()
 	close(statuses)
@@ -91,21 +91,21 @@ func TestLoginIssuesTokensAndVerifyReadsThem(t *testing.T) {
 	t.Parallel()
 	env := baseEnv(t)
 	h := start(t, env)
-	require.Equal(t, http.StatusCreated, h.register("carol", "carol password").status)
+	require.Equal(t, http.StatusCreated, h.register("carol", "carol password").Status)
 
 	r := h.token(url.Values{"grant_type": {"password"}, "username": {"Carol"}, "password": {"carol password"}, "scope": {"user:orders"}})
-	require.Equal(t, http.StatusOK, r.status, r.raw)
-	assert.Equal(t, "bearer", r.body["token_type"])
-	assert.EqualValues(t, 900, r.body["expires_in"])
-	assert.NotEmpty(t, r.body["refresh_token"])
-	assert.Equal(t, "no-store", r.header.Get("Cache-Control"))
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	assert.Equal(t, "bearer", r.Body["token_type"])
+	assert.EqualValues(t, 900, r.Body["expires_in"])
+	assert.NotEmpty(t, r.Body["refresh_token"])
+	assert.Equal(t, "no-store", r.Header.Get("Cache-Control"))
 
-	v := h.withBearer(http.MethodGet, "/auth/verify", r.body["access_token"].(string))
-	require.Equal(t, http.StatusOK, v.status, v.raw)
-	assert.Equal(t, "carol", v.body["username"])
-	assert.Equal(t, false, v.body["is_admin"])
-	assert.Equal(t, []any{"user:orders"}, v.body["scopes"])
-	assert.NotEmpty(t, v.body["user_id"])
+	v := h.withBearer(http.MethodGet, "/auth/verify", r.Body["access_token"].(string))
+	require.Equal(t, http.StatusOK, v.Status, v.Raw)
+	assert.Equal(t, "carol", v.Body["username"])
+	assert.Equal(t, false, v.Body["is_admin"])
+	assert.Equal(t, []any{"user:orders"}, v.Body["scopes"])
+	assert.NotEmpty(t, v.Body["user_id"])
 
 	var lastLogin *time.Time
 	require.NoError(t, dbRow(t, env["DATABASE_URL"], `SELECT last_login FROM auth.users WHERE username = 'carol'`, &lastLogin))
@@ -116,14 +116,14 @@ func TestLoginIssuesTokensAndVerifyReadsThem(t *testing.T) {
 func TestUnknownUserAndWrongPasswordLookTheSame(t *testing.T) {
 	t.Parallel()
 	h := start(t, baseEnv(t))
-	require.Equal(t, http.StatusCreated, h.register("dave", "dave password").status)
+	require.Equal(t, http.StatusCreated, h.register("dave", "dave password").Status)
 	wrong := h.login("dave", "not the password")
 	unknown := h.login("nobody", "not the password")
-	assert.Equal(t, http.StatusUnauthorized, wrong.status)
-	assert.Equal(t, wrong.status, unknown.status)
-	assert.Equal(t, wrong.body["detail"], unknown.body["detail"])
-	assert.Equal(t, "invalid username or password", wrong.body["detail"])
-	assert.NotEmpty(t, wrong.header.Get("WWW-Authenticate"))
+	assert.Equal(t, http.StatusUnauthorized, wrong.Status)
+	assert.Equal(t, wrong.Status, unknown.Status)
+	assert.Equal(t, wrong.Body["detail"], unknown.Body["detail"])
+	assert.Equal(t, "invalid username or password", wrong.Body["detail"])
+	assert.NotEmpty(t, wrong.Header.Get("WWW-Authenticate"))
 }
 
 func TestTokenEndpointRefusesBadRequests(t *testing.T) {
@@ -138,9 +138,9 @@ func TestTokenEndpointRefusesBadRequests(t *testing.T) {
 		{url.Values{"grant_type": {"client_credentials"}, "username": {"x"}, "password": {"y"}}, "grant_type: must be"},
 	} {
 		r := h.token(tc.form)
-		assert.Equal(t, http.StatusBadRequest, r.status, r.raw)
-		assert.Contains(t, r.body["detail"], tc.detail)
+		assert.Equal(t, http.StatusBadRequest, r.Status, r.Raw)
+		assert.Contains(t, r.Body["detail"], tc.detail)
 	}
 	r := h.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"made.up"}})
-	assert.Equal(t, http.StatusUnauthorized, r.status)
+	assert.Equal(t, http.StatusUnauthorized, r.Status)
 }

@@ -53,7 +53,7 @@ func TestVerifyRefusesEveryMutatedToken(t *testing.T) {
 	t.Parallel()
 	h := start(t, baseEnv(t))
 	good := h.mustLogin("erin", "erin password")["access_token"].(string)
-	require.Equal(t, http.StatusOK, h.withBearer(http.MethodGet, "/auth/verify", good).status)
+	require.Equal(t, http.StatusOK, h.withBearer(http.MethodGet, "/auth/verify", good).Status)
 
 	secret := []byte(testenv.JWTSecret)
 	claims := validClaims("0b6e1f0a-1c2d-4e3f-8a9b-0c1d2e3f4a5b")
@@ -65,7 +65,7 @@ func TestVerifyRefusesEveryMutatedToken(t *testing.T) {
 	now := time.Now()
 
 	// The forged baseline is accepted, so each refusal below is due to its one mutation.
-	require.Equal(t, http.StatusOK, h.withBearer(http.MethodGet, "/auth/verify", forge(t, jwt.SigningMethodHS256, secret, claims)).status)
+	require.Equal(t, http.StatusOK, h.withBearer(http.MethodGet, "/auth/verify", forge(t, jwt.SigningMethodHS256, secret, claims)).Status)
 
 	for name, token := range map[string]string{
 		"missing":              "",
@@ -95,16 +95,16 @@ func TestVerifyRefusesEveryMutatedToken(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := h.withBearer(http.MethodGet, "/auth/verify", token)
-			assert.Equal(t, http.StatusUnauthorized, r.status, r.raw)
+			assert.Equal(t, http.StatusUnauthorized, r.Status, r.Raw)
 			if len(token) > 20 {
-				assert.NotContains(t, r.raw, token[len(token)-16:], "the token is not echoed")
+				assert.NotContains(t, r.Raw, token[len(token)-16:], "the token is not echoed")
 			}
 		})
 	}
 
 	req, _ := http.NewRequest(http.MethodGet, h.srv.URL+"/auth/verify", nil)
 	req.Header.Set("Authorization", "Basic "+good)
-	assert.Equal(t, http.StatusUnauthorized, h.do(req).status, "another scheme")
+	assert.Equal(t, http.StatusUnauthorized, h.do(req).Status, "another scheme")
 }
 
 func TestLogoutRevokesTheTokenInEveryService(t *testing.T) {
@@ -119,19 +119,19 @@ func TestLogoutRevokesTheTokenInEveryService(t *testing.T) {
 	require.NoError(t, err)
 
 	r := h.withBearer(http.MethodPost, "/auth/logout", access)
-	require.Equal(t, http.StatusOK, r.status, r.raw)
-	assert.Equal(t, map[string]any{"message": "Logged out successfully"}, r.body)
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	assert.Equal(t, map[string]any{"message": "Logged out successfully"}, r.Body)
 	loggedOut := time.Now()
 
-	assert.Equal(t, http.StatusUnauthorized, h.withBearer(http.MethodGet, "/auth/verify", access).status)
+	assert.Equal(t, http.StatusUnauthorized, h.withBearer(http.MethodGet, "/auth/verify", access).Status)
 	_, err = other.Verify(t.Context(), access)
 	assert.ErrorIs(t, err, authtoken.ErrRevoked)
 	assert.Less(t, time.Since(loggedOut), time.Second, "rejected everywhere within a second")
 
-	assert.Equal(t, http.StatusUnauthorized, h.withBearer(http.MethodPost, "/auth/logout", access).status, "a revoked token cannot log out again")
+	assert.Equal(t, http.StatusUnauthorized, h.withBearer(http.MethodPost, "/auth/logout", access).Status, "a revoked token cannot log out again")
 	refreshed := h.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tokens["refresh_token"].(string)}})
-	assert.Equal(t, http.StatusUnauthorized, refreshed.status, "the session's refresh token died with it")
-	assert.Equal(t, http.StatusUnauthorized, h.withBearer(http.MethodPost, "/auth/logout", "").status)
+	assert.Equal(t, http.StatusUnauthorized, refreshed.Status, "the session's refresh token died with it")
+	assert.Equal(t, http.StatusUnauthorized, h.withBearer(http.MethodPost, "/auth/logout", "").Status)
 }
 
 func otherServiceVerifier(t *testing.T, h *harness) *authtoken.Verifier {
@@ -148,18 +148,18 @@ func TestRefreshRotatesAndDetectsReuse(t *testing.T) {
 	first := h.mustLogin("grace", "grace password")
 
 	r := h.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first["refresh_token"].(string)}})
-	require.Equal(t, http.StatusOK, r.status, r.raw)
-	assert.NotEqual(t, first["access_token"], r.body["access_token"])
-	assert.NotEqual(t, first["refresh_token"], r.body["refresh_token"])
-	v := h.withBearer(http.MethodGet, "/auth/verify", r.body["access_token"].(string))
-	require.Equal(t, http.StatusOK, v.status)
-	assert.Equal(t, "grace", v.body["username"])
+	require.Equal(t, http.StatusOK, r.Status, r.Raw)
+	assert.NotEqual(t, first["access_token"], r.Body["access_token"])
+	assert.NotEqual(t, first["refresh_token"], r.Body["refresh_token"])
+	v := h.withBearer(http.MethodGet, "/auth/verify", r.Body["access_token"].(string))
+	require.Equal(t, http.StatusOK, v.Status)
+	assert.Equal(t, "grace", v.Body["username"])
 
 	// Replaying the first refresh token ends the session: the newest one stops working too.
 	replay := h.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first["refresh_token"].(string)}})
-	assert.Equal(t, http.StatusUnauthorized, replay.status)
-	next := h.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.body["refresh_token"].(string)}})
-	assert.Equal(t, http.StatusUnauthorized, next.status)
+	assert.Equal(t, http.StatusUnauthorized, replay.Status)
+	next := h.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.Body["refresh_token"].(string)}})
+	assert.Equal(t, http.StatusUnauthorized, next.Status)
 }
 
 func TestRefreshEndsAfterTheIdleTimeout(t *testing.T) {
@@ -171,5 +171,5 @@ func TestRefreshEndsAfterTheIdleTimeout(t *testing.T) {
 	tokens := h.mustLogin("heidi", "heidi password")
 	time.Sleep(1100 * time.Millisecond)
 	r := h.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tokens["refresh_token"].(string)}})
-	assert.Equal(t, http.StatusUnauthorized, r.status)
+	assert.Equal(t, http.StatusUnauthorized, r.Status)
 }

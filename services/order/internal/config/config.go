@@ -7,6 +7,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/authtoken"
 	"github.com/caasdemo/orderdemo/services/platform/natsconn"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
+	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
 )
 
 // Config is everything the order service reads from the environment.
@@ -14,5 +15,6 @@ type Config struct {
 	app.Base
 	Postgres postgres.Config
 	NATS     natsconn.Config
+	Valkey   valkeyconn.Config // the token revocation list
 	Token    authtoken.Config
 }

@@ -1,20 +1,27 @@
-// Package service wires the order service: it opens its connections, applies its migrations
-// and mounts its routes. Every concrete dependency is built here and nowhere else.
+// Package service wires the order service: it opens its connections, applies its migrations,
+// builds the application and mounts its routes. Every concrete dependency is built here and
+// nowhere else.
 package service
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/caasdemo/orderdemo/events"
+	"github.com/caasdemo/orderdemo/services/order/internal/adapters"
+	orderapp "github.com/caasdemo/orderdemo/services/order/internal/app"
 	"github.com/caasdemo/orderdemo/services/order/internal/config"
 	"github.com/caasdemo/orderdemo/services/order/internal/migrations"
+	"github.com/caasdemo/orderdemo/services/order/internal/ports"
 	"github.com/caasdemo/orderdemo/services/platform/app"
+	"github.com/caasdemo/orderdemo/services/platform/authtoken"
 	"github.com/caasdemo/orderdemo/services/platform/httpserver"
 	"github.com/caasdemo/orderdemo/services/platform/natsconn"
 	"github.com/caasdemo/orderdemo/services/platform/outbox"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
+	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
 )
 
 // Name is the service's name in logs, NATS connections and health answers.
@@ -30,8 +37,8 @@ type Service struct {
 	closers app.Closers
 }
 
-// New connects to PostgreSQL (migrating the orders schema) and NATS, and builds the
-// HTTP handler. Close releases what New opened.
+// New connects to PostgreSQL (migrating the orders schema), NATS and Valkey (for token
+// revocation), and builds the HTTP handler. Close releases what New opened.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service, err error) {
 	s := &Service{}
 	defer func() {
@@ -54,8 +61,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 	}
 	relay := outbox.NewRelay(pool, js, Schema, log, outbox.Options{})
 	s.Workers = append(s.Workers, relay.Run)
+	vk, err := valkeyconn.Connect(ctx, cfg.Valkey, log)
+	if err != nil {
+		return nil, err
+	}
+	s.closers.Add(vk.Close)
 
-	s.Handler = httpserver.NewRouter(Name, log, postgres.Check(pool), natsconn.Check(nc, js), relay.Check())
+	verifier := authtoken.NewVerifier(cfg.Token, authtoken.NewRevocations(vk, cfg.Valkey.KeyPrefix), time.Now)
+	application := orderapp.New(adapters.NewOrders(pool), time.Now, log)
+	router := httpserver.NewRouter(Name, log, postgres.Check(pool), natsconn.Check(nc, js), relay.Check(), valkeyconn.Check(vk))
+	ports.NewHTTP(application, verifier, log).Routes(router)
+	s.Handler = router
 	return s, nil
 }
 

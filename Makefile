@@ -6,7 +6,7 @@ PKGS     := github.com/caasdemo/orderdemo/...
 MODULES  := $(shell $(GO) work edit -json | sed -n 's/.*"DiskPath": "\(.*\)".*/\1/p')
 DEVSTACK := bin/devstack
 
-.PHONY: run test lint fmt build modules tidy devstack clean
+.PHONY: run test lint fmt build modules tidy devstack clean replay
 
 ## run: start the whole system on this machine (Ctrl-C stops it)
 run: devstack
@@ -15,6 +15,12 @@ run: devstack
 ## test: every module's tests with the race detector, against real servers
 test: devstack
 	./$(DEVSTACK) exec -- $(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## replay: rebuild projections from the event streams while `make run` runs;
+##         PROJECTION=all|audit-log|orders (default all), VERIFY=1 to compare and list differences
+PROJECTION ?= all
+replay: devstack
+	./$(DEVSTACK) replay --projection=$(PROJECTION) $(if $(VERIFY),--verify)
 
 ## lint: formatting, vet, staticcheck (pinned in infrastructure/go.mod), compose.yaml check,
 ## and every module building and vetting on its own

@@ -39,6 +39,7 @@ func TestReadinessFollowsPostgresDownAndBack(t *testing.T) {
 		"HTTP_ADDR":    "127.0.0.1:" + strconv.Itoa(port),
 		"DATABASE_URL": dbURL,
 		"NATS_URL":     testenv.NATS(t),
+		"VALKEY_URL":   testenv.ValkeyURL(t),
 		"JWT_SECRET":   testenv.JWTSecret,
 	}))
 	ready := "http://127.0.0.1:" + strconv.Itoa(port) + "/ready"
@@ -78,7 +79,7 @@ func TestBadConfigurationStopsTheServiceNamingTheVariable(t *testing.T) {
 	}{
 		{"unreachable database", "audit", "DATABASE_URL", map[string]string{
 			"DATABASE_URL": "postgres://postgres@127.0.0.1:1/app?sslmode=disable", "DATABASE_CONNECT_TIMEOUT": "1s",
-			"NATS_URL": natsURL, "JWT_SECRET": testenv.JWTSecret,
+			"NATS_URL": natsURL, "VALKEY_URL": testenv.ValkeyURL(t), "JWT_SECRET": testenv.JWTSecret,
 		}},
 		{"short token secret", "order", "JWT_SECRET", map[string]string{
 			"DATABASE_URL": testenv.PostgresURL(t), "NATS_URL": natsURL, "VALKEY_URL": testenv.ValkeyURL(t), "JWT_SECRET": "0123456789",

@@ -129,6 +129,14 @@ func (s *Stack) Exited() <-chan *Process {
 	return ch
 }
 
+// ServiceEnv is the environment a service of this stack runs with, secrets included.
+func (s *Stack) ServiceEnv(name string) ([]string, error) {
+	if err := fillSecrets(s.cfg.DataDir, &s.cfg.Secrets); err != nil {
+		return nil, err
+	}
+	return s.serviceEnv(name), nil
+}
+
 // serviceEnv is the environment of one service: the runner's own, with the connection URLs,
 // secrets and listen address set for it.
 func (s *Stack) serviceEnv(name string) []string {
@@ -148,6 +156,9 @@ func (s *Stack) serviceEnv(name string) []string {
 		vars["DATABASE_URL"] = s.DatabaseURL
 		vars["VALKEY_URL"] = s.ValkeyURL // the token revocation list
 		vars["JWT_SECRET"] = sec.JWTSecret.Reveal()
+		if name == "audit" {
+			vars["ORDER_URL"] = "http://127.0.0.1:" + strconv.Itoa(s.cfg.Services.Order)
+		}
 	case "gateway":
 		vars["VALKEY_URL"] = s.ValkeyURL
 		vars["AUTH_URL"] = "http://127.0.0.1:" + strconv.Itoa(s.cfg.Services.Auth)

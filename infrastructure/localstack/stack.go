@@ -201,6 +201,23 @@ func (s *Stack) ensureNATS() error {
 	return nil
 }
 
+// UseRunningNATS points the stack at the JetStream server a running `devstack run` embeds
+// (or NATS_URL), failing with a sentence when none answers.
+func (s *Stack) UseRunningNATS() error {
+	if s.cfg.NATSURL != "" {
+		s.NATSURL = s.cfg.NATSURL.Reveal()
+		return nil
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.NATSPort))
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return fmt.Errorf("no NATS answers on %s: start the system with `make run` first, or set NATS_URL", addr)
+	}
+	_ = conn.Close()
+	s.NATSURL = "nats://" + addr
+	return nil
+}
+
 func (s *Stack) logFile(name string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(s.logs, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

@@ -5,6 +5,7 @@
 //	                             the four services, print where to go; Ctrl-C stops all it started
 //	devstack exec -- CMD [ARG…]  find or start PostgreSQL and Valkey, run CMD with
 //	                             TEST_DATABASE_URL and TEST_VALKEY_URL set, stop what it started
+//	devstack replay [ARG…]       run `audit replay ARG…` against the system `devstack run` started
 //
 // Settings come from the environment; see the configuration table in README.md.
 package main
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 	switch args[0] {
 	case "run":
 		return runSystem(ctx, stack, cfg, out)
+	case "replay":
+		return replayProjections(ctx, stack, cfg, args[1:])
 	case "exec":
 		if len(args) > 1 && args[1] == "--" {
 			args = args[1:]
@@ -60,7 +63,7 @@ func run(ctx context.Context, args []string, out io.Writer) (int, error) {
 		}
 		return execWithServers(ctx, stack, args[1:])
 	default:
-		return 2, fmt.Errorf("unknown command %q: want run or exec", args[0])
+		return 2, fmt.Errorf("unknown command %q: want run, exec or replay", args[0])
 	}
 }
 
@@ -122,4 +125,40 @@ func execWithServers(ctx context.Context, stack *localstack.Stack, argv []string
 		return 1, err
 	}
 	return 0, nil
+}
+
+// replayProjections runs the audit service's replay command next to the running system: it
+// finds the same servers (the embedded NATS of the running `devstack run` included) and
+// secrets, and passes them to `audit replay`.
+func replayProjections(ctx context.Context, stack *localstack.Stack, cfg localstack.Config, args []string) (int, error) {
+	if err := stack.EnsureServers(ctx, false); err != nil {
+		return 1, err
+	}
+	if err := stack.UseRunningNATS(); err != nil {
+		return 1, err
+	}
+	root, err := localstack.RepoRoot()
+	if err != nil {
+		return 1, err
+	}
+	binDir := filepath.Join(cfg.DataDir, "bin")
+	if err := localstack.BuildServices(ctx, root, binDir); err != nil {
+		return 1, err
+	}
+	env, err := stack.ServiceEnv("audit")
+	if err != nil {
+		return 1, err
+	}
+	if os.Getenv("LOG_LEVEL") == "" {
+		env = append(env, "LOG_LEVEL=warn") // the progress bar, not the logs, is what to watch
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "audit"), append([]string{"replay"}, args...)...)
+	cmd.Env = env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), nil
+	}
+	return 0, err
 }

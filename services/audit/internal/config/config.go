@@ -3,10 +3,14 @@
 package config
 
 import (
+	"errors"
+	"time"
+
 	"github.com/caasdemo/orderdemo/services/platform/app"
 	"github.com/caasdemo/orderdemo/services/platform/authtoken"
 	"github.com/caasdemo/orderdemo/services/platform/natsconn"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
+	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
 )
 
 // Config is everything the audit service reads from the environment.
@@ -14,5 +18,28 @@ type Config struct {
 	app.Base
 	Postgres postgres.Config
 	NATS     natsconn.Config
+	Valkey   valkeyconn.Config // the token revocation list
 	Token    authtoken.Config
+	// OrderURL is the order service, asked for the true order counts when a replay verifies.
+	OrderURL string `env:"ORDER_URL" default:"http://127.0.0.1:8002"`
+	Consumer Consumer
+}
+
+// Consumer tunes redelivery of the projection consumers.
+type Consumer struct {
+	MaxAttempts int           `env:"CONSUMER_MAX_ATTEMPTS" default:"5"`
+	RetryBase   time.Duration `env:"CONSUMER_RETRY_BASE" default:"1s"` // redeliveries wait 1×, 5×, 15×, 30× this
+}
+
+// Validate checks the bounds.
+func (c Consumer) Validate() error {
+	if c.MaxAttempts < 1 || c.RetryBase <= 0 {
+		return errors.New("CONSUMER_MAX_ATTEMPTS and CONSUMER_RETRY_BASE must be positive")
+	}
+	return nil
+}
+
+// Backoff is the wait before each redelivery.
+func (c Consumer) Backoff() []time.Duration {
+	return []time.Duration{c.RetryBase, 5 * c.RetryBase, 15 * c.RetryBase, 30 * c.RetryBase}
 }

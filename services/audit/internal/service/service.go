@@ -1,18 +1,36 @@
-// Package service wires the audit service: it opens its connections, applies its migrations
-// and mounts its routes. Every concrete dependency is built here and nowhere else.
+// Package service wires the audit service: its connections and migrations, the live
+// projection consumers, the statistics notifier, replays, and the admin API. Every concrete
+// dependency is built here and nowhere else.
 package service
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/valkey-io/valkey-go"
+
+	"github.com/caasdemo/orderdemo/events"
+	"github.com/caasdemo/orderdemo/services/audit/internal/adapters"
 	"github.com/caasdemo/orderdemo/services/audit/internal/config"
 	"github.com/caasdemo/orderdemo/services/audit/internal/migrations"
+	"github.com/caasdemo/orderdemo/services/audit/internal/ports"
+	"github.com/caasdemo/orderdemo/services/audit/internal/projection"
+	"github.com/caasdemo/orderdemo/services/audit/internal/replay"
 	"github.com/caasdemo/orderdemo/services/platform/app"
+	"github.com/caasdemo/orderdemo/services/platform/authtoken"
+	"github.com/caasdemo/orderdemo/services/platform/consumer"
 	"github.com/caasdemo/orderdemo/services/platform/httpserver"
 	"github.com/caasdemo/orderdemo/services/platform/natsconn"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
+	"github.com/caasdemo/orderdemo/services/platform/requestid"
+	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
 )
 
 // Name is the service's name in logs, NATS connections and health answers.
@@ -21,34 +39,118 @@ const Name = "audit"
 // Schema is the one PostgreSQL schema the audit service owns.
 const Schema = "audit"
 
+// StatsSubject is where the statistics are published when they may have changed, for the
+// gateway to forward to dashboards over SSE.
+const StatsSubject = "audit.stats.updated"
+
 // Service is the assembled audit service.
 type Service struct {
-	Handler http.Handler
-	closers app.Closers
+	Handler  http.Handler
+	Workers  []app.Worker // the projection consumers and the statistics notifier
+	Replayer *replay.Replayer
+	closers  app.Closers
 }
 
-// New connects to PostgreSQL (migrating the audit schema) and NATS, and builds the
-// HTTP handler. Close releases what New opened.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service, err error) {
+// Consumers are the live projection consumers, one per stream.
+func Consumers(cfg config.Consumer, changed func()) []consumer.Spec {
+	handle := projection.Handler(changed)
+	return []consumer.Spec{
+		{Stream: events.AuthStream.Name, Durable: "audit-auth", Subjects: []string{"auth.>"},
+			MaxAttempts: cfg.MaxAttempts, Backoff: cfg.Backoff(), Handle: handle},
+		{Stream: events.OrdersStream.Name, Durable: "audit-orders", Subjects: []string{"orders.>"},
+			MaxAttempts: cfg.MaxAttempts, Backoff: cfg.Backoff(), Handle: handle},
+	}
+}
+
+// New connects, migrates, and builds the consumers, the replayer and the HTTP handler. base
+// bounds the replays started through the API. Close releases what New opened.
+func New(ctx, base context.Context, cfg *config.Config, log *slog.Logger) (_ *Service, err error) {
 	s := &Service{}
 	defer func() {
 		if err != nil {
 			s.Close()
 		}
 	}()
-	pool, err := postgres.Open(ctx, cfg.Postgres, Name, Schema, log, postgres.Migrations{FS: migrations.FS})
+	pool, nc, js, vk, err := s.connect(ctx, cfg, log)
 	if err != nil {
 		return nil, err
+	}
+	// The streams belong to their producers; ensuring them here too lets the audit service
+	// start first (the configuration is the same, from the event contract).
+	for _, st := range events.Streams() {
+		if _, err := natsconn.EnsureStream(ctx, js, st); err != nil {
+			return nil, err
+		}
+	}
+	var dirty atomic.Bool
+	dirty.Store(true)
+	runner := consumer.NewRunner(pool, js, log)
+	specs := Consumers(cfg.Consumer, func() { dirty.Store(true) })
+	for _, spec := range specs {
+		if _, err := runner.Ensure(ctx, spec); err != nil {
+			return nil, err
+		}
+		s.Workers = append(s.Workers, func(ctx context.Context) error { return runner.Run(ctx, spec) })
+	}
+	s.Workers = append(s.Workers, func(ctx context.Context) error { return notifyStats(ctx, pool, nc, &dirty, log) })
+
+	issuer := authtoken.NewIssuer(cfg.Token, time.Now)
+	truth := adapters.OrderCounts{BaseURL: cfg.OrderURL, Issuer: issuer,
+		Client: &http.Client{Transport: requestid.Transport{}, Timeout: 10 * time.Second}}
+	s.Replayer = replay.New(pool, js, truth, log)
+	verifier := authtoken.NewVerifier(cfg.Token, authtoken.NewRevocations(vk, cfg.Valkey.KeyPrefix), time.Now)
+	router := httpserver.NewRouter(Name, log, postgres.Check(pool), natsconn.Check(nc, js), valkeyconn.Check(vk))
+	ports.NewHTTP(pool, verifier, runner, specs, replay.NewControl(base, s.Replayer, nc), log).Routes(router)
+	s.Handler = router
+	return s, nil
+}
+
+func (s *Service) connect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pgxpool.Pool, *nats.Conn, jetstream.JetStream, valkey.Client, error) {
+	pool, err := postgres.Open(ctx, cfg.Postgres, Name, Schema, log, postgres.Migrations{FS: migrations.FS}, consumer.Migrations)
+	if err != nil {
+		return nil, nil, nil, nil, err
 	}
 	s.closers.Add(pool.Close)
 	nc, js, err := natsconn.Connect(ctx, cfg.NATS, Name, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, nil, err
 	}
 	s.closers.Add(nc.Close)
+	vk, err := valkeyconn.Connect(ctx, cfg.Valkey, log)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	s.closers.Add(vk.Close)
+	return pool, nc, js, vk, nil
+}
 
-	s.Handler = httpserver.NewRouter(Name, log, postgres.Check(pool), natsconn.Check(nc, js))
-	return s, nil
+// notifyStats publishes the statistics on StatsSubject at most four times a second, when an
+// applied event may have changed them.
+func notifyStats(ctx context.Context, pool *pgxpool.Pool, nc *nats.Conn, dirty *atomic.Bool, log *slog.Logger) error {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if !dirty.Swap(false) {
+			continue
+		}
+		stats, err := projection.ReadStats(ctx, pool)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("statistics not published", "error", err)
+				dirty.Store(true)
+			}
+			continue
+		}
+		b, _ := json.Marshal(stats)
+		if err := nc.Publish(StatsSubject, b); err != nil {
+			log.Warn("statistics not published", "error", err)
+		}
+	}
 }
 
 // Close releases the service's connections.
@@ -56,10 +158,10 @@ func (s *Service) Close() { s.closers.Close() }
 
 // Run serves the audit service until ctx ends.
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	s, err := New(ctx, cfg, log)
+	s, err := New(ctx, ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	return app.Serve(ctx, cfg.HTTP, s.Handler, log)
+	return app.Serve(ctx, cfg.HTTP, s.Handler, log, s.Workers...)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caasdemo/orderdemo/services/order/internal/domain"
+	"github.com/caasdemo/orderdemo/services/platform/httpserver"
 )
 
 // csvHeader is the export's first row.
@@ -42,7 +43,7 @@ func (h *HTTP) export(w http.ResponseWriter, r *http.Request) {
 		row := []string{s.ID, s.CreatedAt.UTC().Format(time.RFC3339), s.Owner.Username, s.Owner.UserID, s.ItemName,
 			strconv.Itoa(s.Quantity), s.Notes, string(s.Status), decidedBy, decidedAt}
 		for i := range row {
-			row[i] = NeutraliseFormula(row[i])
+			row[i] = httpserver.NeutraliseFormula(row[i])
 		}
 		if err := out.Write(row); err != nil {
 			return err
@@ -60,17 +61,4 @@ func (h *HTTP) export(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.InfoContext(r.Context(), "orders exported", "rows", n)
-}
-
-// NeutraliseFormula prefixes a cell that a spreadsheet would run as a formula (starting with
-// =, +, -, @, a tab or a carriage return) with a single quote, as OWASP recommends.
-func NeutraliseFormula(cell string) string {
-	if cell == "" {
-		return cell
-	}
-	switch cell[0] {
-	case '=', '+', '-', '@', '\t', '\r':
-		return "'" + cell
-	}
-	return cell
 }

@@ -1,0 +1,115 @@
+package projection
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Entry is one row of the audit log.
+type Entry struct {
+	EventID       string          `json:"event_id"`
+	Type          string          `json:"type"`
+	ActorID       *string         `json:"actor_id"`
+	ActorUsername *string         `json:"actor_username"`
+	Subject       string          `json:"subject"`
+	OccurredAt    time.Time       `json:"occurred_at"`
+	CorrelationID *string         `json:"correlation_id"`
+	Stream        string          `json:"stream"`
+	StreamSeq     int64           `json:"stream_seq"`
+	Event         json.RawMessage `json:"event"`
+}
+
+// EntryFilter selects audit log rows. Zero values mean "any".
+type EntryFilter struct {
+	Type    string
+	Actor   string // username (case-insensitive) or user id
+	Subject string // order or user id
+	From    *time.Time
+	To      *time.Time
+	Limit   int
+	Offset  int
+}
+
+const entryColumns = `event_id::text, event_type, actor_id::text, actor_username, subject, occurred_at, correlation_id, stream, stream_seq, event`
+
+func (f EntryFilter) where() (string, []any) {
+	var conds []string
+	var args []any
+	add := func(cond string, arg any) {
+		args = append(args, arg)
+		conds = append(conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if f.Type != "" {
+		add("event_type = ?", f.Type)
+	}
+	if f.Actor != "" {
+		add("(lower(actor_username) = lower(?) OR actor_id::text = lower(?))", f.Actor) // both ? are the same argument
+	}
+	if f.Subject != "" {
+		add("subject = ?", f.Subject)
+	}
+	if f.From != nil {
+		add("occurred_at >= ?", *f.From)
+	}
+	if f.To != nil {
+		add("occurred_at < ?", *f.To)
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// ListEntries returns a page of the audit log, newest first, and how many rows match.
+func ListEntries(ctx context.Context, pool *pgxpool.Pool, f EntryFilter) ([]Entry, int, error) {
+	cond, args := f.where()
+	var total int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM audit_log`+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count audit log: %w", err)
+	}
+	args = append(args, f.Limit, f.Offset)
+	rows, _ := pool.Query(ctx, `SELECT `+entryColumns+` FROM audit_log`+cond+
+		` ORDER BY occurred_at DESC, stream, stream_seq DESC LIMIT $`+strconv.Itoa(len(args)-1)+` OFFSET $`+strconv.Itoa(len(args)), args...)
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Entry])
+	if err != nil {
+		return nil, 0, fmt.Errorf("list audit log: %w", err)
+	}
+	return list, total, nil
+}
+
+// EachEntry streams every matching row, newest first.
+func EachEntry(ctx context.Context, pool *pgxpool.Pool, f EntryFilter, fn func(Entry) error) error {
+	cond, args := f.where()
+	rows, err := pool.Query(ctx, `SELECT `+entryColumns+` FROM audit_log`+cond+` ORDER BY occurred_at DESC, stream, stream_seq DESC`, args...)
+	if err != nil {
+		return fmt.Errorf("export audit log: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := pgx.RowToStructByPos[Entry](rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// OrderHistory returns one order's events in stream order.
+func OrderHistory(ctx context.Context, pool *pgxpool.Pool, orderID string) ([]Entry, error) {
+	rows, _ := pool.Query(ctx, `SELECT `+entryColumns+` FROM audit_log WHERE subject = $1 AND stream = 'ORDERS' ORDER BY stream_seq`, orderID)
+	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Entry])
+	if err != nil {
+		return nil, fmt.Errorf("order history: %w", err)
+	}
+	return list, nil
+}

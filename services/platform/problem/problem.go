@@ -13,14 +13,17 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/caasdemo/orderdemo/services/platform/requestid"
+	"github.com/caasdemo/orderdemo/services/platform/validation"
 )
 
 // ContentType is the media type of a problem body.
 const ContentType = "application/problem+json"
+
+// FieldError is one input field that broke a rule.
+type FieldError = validation.FieldError
 
 // Details is the RFC 9457 body, with the request id and, for validation failures, the bad
 // fields as extension members.
@@ -32,12 +35,6 @@ type Details struct {
 	Instance  string       `json:"instance,omitempty"`
 	RequestID string       `json:"request_id,omitempty"`
 	Errors    []FieldError `json:"errors,omitempty"`
-}
-
-// FieldError is one input field that broke a rule.
-type FieldError struct {
-	Field string `json:"field"`
-	Rule  string `json:"rule"`
 }
 
 // Error is an error with an HTTP status and a message safe to show the caller.
@@ -60,11 +57,7 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Validation returns a 400 naming every bad field; its detail lists them.
 func Validation(fields ...FieldError) *Error {
-	parts := make([]string, len(fields))
-	for i, f := range fields {
-		parts[i] = f.Field + ": " + f.Rule
-	}
-	return &Error{Status: http.StatusBadRequest, Detail: strings.Join(parts, "; "), Fields: fields}
+	return &Error{Status: http.StatusBadRequest, Detail: validation.Errors(fields).Error(), Fields: fields}
 }
 
 // New returns an error with status and detail.
@@ -75,11 +68,16 @@ func Newf(status int, format string, args ...any) *Error {
 	return &Error{Status: status, Detail: fmt.Sprintf(format, args...)}
 }
 
-// Write answers with the problem for err. Errors that are not *Error are 500s: logged with
-// their text, answered with a sentence and the request id.
+// Write answers with the problem for err: a *Error as it says, validation.Errors as a 400
+// naming every field. Other errors are 500s: logged with their text, answered with a
+// sentence and the request id.
 func Write(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var pe *Error
-	if !errors.As(err, &pe) {
+	var fields validation.Errors
+	if errors.As(err, &fields) {
+		pe = Validation(fields...)
+	}
+	if pe == nil && !errors.As(err, &pe) {
 		log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "error", err.Error())
 		pe = &Error{Status: http.StatusInternalServerError, Detail: "Something went wrong on our side. Please try again; if it persists, quote the request id."}
 	}

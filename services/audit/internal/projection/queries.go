@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/caasdemo/orderdemo/services/platform/postgres"
 )
 
 // Entry is one row of the audit log.
@@ -39,44 +39,35 @@ type EntryFilter struct {
 
 const entryColumns = `event_id::text, event_type, actor_id::text, actor_username, subject, occurred_at, correlation_id, stream, stream_seq, event`
 
-func (f EntryFilter) where() (string, []any) {
-	var conds []string
-	var args []any
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		conds = append(conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
+func (f EntryFilter) where() *postgres.Where {
+	w := &postgres.Where{}
 	if f.Type != "" {
-		add("event_type = ?", f.Type)
+		w.And("event_type = ?", f.Type)
 	}
 	if f.Actor != "" {
-		add("(lower(actor_username) = lower(?) OR actor_id::text = lower(?))", f.Actor) // both ? are the same argument
+		w.And("(lower(actor_username) = lower(?) OR actor_id::text = lower(?))", f.Actor, f.Actor)
 	}
 	if f.Subject != "" {
-		add("subject = ?", f.Subject)
+		w.And("subject = ?", f.Subject)
 	}
 	if f.From != nil {
-		add("occurred_at >= ?", *f.From)
+		w.And("occurred_at >= ?", *f.From)
 	}
 	if f.To != nil {
-		add("occurred_at < ?", *f.To)
+		w.And("occurred_at < ?", *f.To)
 	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return w
 }
 
 // ListEntries returns a page of the audit log, newest first, and how many rows match.
 func ListEntries(ctx context.Context, pool *pgxpool.Pool, f EntryFilter) ([]Entry, int, error) {
-	cond, args := f.where()
+	w := f.where()
 	var total int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM audit_log`+cond, args...).Scan(&total); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM audit_log`+w.SQL(), w.Args()...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count audit log: %w", err)
 	}
-	args = append(args, f.Limit, f.Offset)
-	rows, _ := pool.Query(ctx, `SELECT `+entryColumns+` FROM audit_log`+cond+
-		` ORDER BY occurred_at DESC, stream, stream_seq DESC LIMIT $`+strconv.Itoa(len(args)-1)+` OFFSET $`+strconv.Itoa(len(args)), args...)
+	page := ` LIMIT ` + w.Param(f.Limit) + ` OFFSET ` + w.Param(f.Offset)
+	rows, _ := pool.Query(ctx, `SELECT `+entryColumns+` FROM audit_log`+w.SQL()+` ORDER BY occurred_at DESC, stream, stream_seq DESC`+page, w.Args()...)
 	list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Entry])
 	if err != nil {
 		return nil, 0, fmt.Errorf("list audit log: %w", err)
@@ -86,8 +77,8 @@ func ListEntries(ctx context.Context, pool *pgxpool.Pool, f EntryFilter) ([]Entr
 
 // EachEntry streams every matching row, newest first.
 func EachEntry(ctx context.Context, pool *pgxpool.Pool, f EntryFilter, fn func(Entry) error) error {
-	cond, args := f.where()
-	rows, err := pool.Query(ctx, `SELECT `+entryColumns+` FROM audit_log`+cond+` ORDER BY occurred_at DESC, stream, stream_seq DESC`, args...)
+	w := f.where()
+	rows, err := pool.Query(ctx, `SELECT `+entryColumns+` FROM audit_log`+w.SQL()+` ORDER BY occurred_at DESC, stream, stream_seq DESC`, w.Args()...)
 	if err != nil {
 		return fmt.Errorf("export audit log: %w", err)
 	}

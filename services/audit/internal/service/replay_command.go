@@ -33,15 +33,14 @@ func ReplayCommand(args []string, term io.Writer) app.Runner[config.Config] {
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
-		s := &Service{}
-		defer s.Close()
-		pool, _, js, _, err := s.connect(ctx, cfg, log)
+		b, err := open(ctx, cfg, log)
 		if err != nil {
 			return err
 		}
+		defer b.Close()
 		truth := adapters.OrderCounts{BaseURL: cfg.OrderURL, Issuer: authtoken.NewIssuer(cfg.Token, time.Now),
 			Client: &http.Client{Transport: requestid.Transport{}, Timeout: 10 * time.Second}}
-		p, err := replay.New(pool, js, truth, log).Run(ctx, *name, *verify, func(p replay.Progress) { drawBar(term, p) })
+		p, err := replay.New(b.Pool, b.JS, truth, log).Run(ctx, *name, *verify, func(p replay.Progress) { drawBar(term, p) })
 		fmt.Fprintln(term)
 		if errors.Is(err, replay.ErrRunning) {
 			return errors.New("another replay is running; wait for it to finish")

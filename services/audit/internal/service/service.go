@@ -13,8 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/valkey-io/valkey-go"
 
 	"github.com/caasdemo/orderdemo/events"
 	"github.com/caasdemo/orderdemo/services/audit/internal/adapters"
@@ -25,12 +23,11 @@ import (
 	"github.com/caasdemo/orderdemo/services/audit/internal/replay"
 	"github.com/caasdemo/orderdemo/services/platform/app"
 	"github.com/caasdemo/orderdemo/services/platform/authtoken"
+	"github.com/caasdemo/orderdemo/services/platform/backend"
 	"github.com/caasdemo/orderdemo/services/platform/consumer"
 	"github.com/caasdemo/orderdemo/services/platform/httpserver"
-	"github.com/caasdemo/orderdemo/services/platform/natsconn"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
 	"github.com/caasdemo/orderdemo/services/platform/requestid"
-	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
 )
 
 // Name is the service's name in logs, NATS connections and health answers.
@@ -71,17 +68,12 @@ func New(ctx, base context.Context, cfg *config.Config, log *slog.Logger) (_ *Se
 			s.Close()
 		}
 	}()
-	pool, nc, js, vk, err := s.connect(ctx, cfg, log)
+	b, err := open(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	// The streams belong to their producers; ensuring them here too lets the audit service
-	// start first (the configuration is the same, from the event contract).
-	for _, st := range events.Streams() {
-		if _, err := natsconn.EnsureStream(ctx, js, st); err != nil {
-			return nil, err
-		}
-	}
+	s.closers.Add(b.Close)
+	pool, nc, js := b.Pool, b.NC, b.JS
 	var dirty atomic.Bool
 	dirty.Store(true)
 	runner := consumer.NewRunner(pool, js, log)
@@ -98,30 +90,20 @@ func New(ctx, base context.Context, cfg *config.Config, log *slog.Logger) (_ *Se
 	truth := adapters.OrderCounts{BaseURL: cfg.OrderURL, Issuer: issuer,
 		Client: &http.Client{Transport: requestid.Transport{}, Timeout: 10 * time.Second}}
 	s.Replayer = replay.New(pool, js, truth, log)
-	verifier := authtoken.NewVerifier(cfg.Token, authtoken.NewRevocations(vk, cfg.Valkey.KeyPrefix), time.Now)
-	router := httpserver.NewRouter(Name, log, postgres.Check(pool), natsconn.Check(nc, js), valkeyconn.Check(vk))
+	verifier := authtoken.NewVerifier(cfg.Token, authtoken.NewRevocations(b.Valkey, cfg.Valkey.KeyPrefix), time.Now)
+	router := httpserver.NewRouter(Name, log, b.Checks()...)
 	ports.NewHTTP(pool, verifier, runner, specs, replay.NewControl(base, s.Replayer, nc), log).Routes(router)
 	s.Handler = router
 	return s, nil
 }
 
-func (s *Service) connect(ctx context.Context, cfg *config.Config, log *slog.Logger) (*pgxpool.Pool, *nats.Conn, jetstream.JetStream, valkey.Client, error) {
-	pool, err := postgres.Open(ctx, cfg.Postgres, Name, Schema, log, postgres.Migrations{FS: migrations.FS}, consumer.Migrations)
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	s.closers.Add(pool.Close)
-	nc, js, err := natsconn.Connect(ctx, cfg.NATS, Name, log)
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	s.closers.Add(nc.Close)
-	vk, err := valkeyconn.Connect(ctx, cfg.Valkey, log)
-	if err != nil {
-		return nil, nil, nil, nil, err
-	}
-	s.closers.Add(vk.Close)
-	return pool, nc, js, vk, nil
+// open connects to PostgreSQL (migrating the audit schema), NATS and Valkey. The streams
+// belong to their producers; ensuring them here too lets the audit service start first (the
+// configuration is the same, from the event contract).
+func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*backend.Backend, error) {
+	return backend.Open(ctx, backend.Options{Service: Name, Schema: Schema,
+		Postgres: &cfg.Postgres, Migrations: []postgres.Migrations{{FS: migrations.FS}, consumer.Migrations},
+		NATS: &cfg.NATS, Streams: events.Streams(), Valkey: &cfg.Valkey}, log)
 }
 
 // notifyStats publishes the statistics on StatsSubject at most four times a second, when an

@@ -5,6 +5,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"github.com/caasdemo/orderdemo/services/platform/validation"
 	"regexp"
 	"strings"
 	"time"
@@ -34,21 +35,11 @@ var (
 )
 
 // FieldError says which input field broke which rule.
-type FieldError struct {
-	Field string
-	Rule  string
-}
+type FieldError = validation.FieldError
 
-// ValidationError lists every field that broke a rule.
-type ValidationError []FieldError
-
-func (v ValidationError) Error() string {
-	parts := make([]string, len(v))
-	for i, f := range v {
-		parts[i] = f.Field + " " + f.Rule
-	}
-	return "invalid input: " + strings.Join(parts, "; ")
-}
+// ValidationError lists every field that broke a rule; the API answers it with a 400 naming
+// each one.
+type ValidationError = validation.Errors
 
 // Username is a validated, lower-cased username: unique regardless of case.
 type Username string

@@ -163,17 +163,8 @@ func errUnauthorized(detail string) *problem.Error {
 
 // fail maps the application's errors to problems: the one place that knows both.
 func (h *HTTP) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var (
-		validation domain.ValidationError
-		limited    *app.RateLimitedError
-	)
+	var limited *app.RateLimitedError
 	switch {
-	case errors.As(err, &validation):
-		fields := make([]problem.FieldError, len(validation))
-		for i, f := range validation {
-			fields[i] = problem.FieldError{Field: f.Field, Rule: f.Rule}
-		}
-		err = problem.Validation(fields...)
 	case errors.Is(err, domain.ErrUsernameTaken):
 		err = &problem.Error{Status: http.StatusBadRequest, Detail: "username already exists",
 			Fields: []problem.FieldError{{Field: "username", Rule: "already exists"}}}

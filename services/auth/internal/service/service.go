@@ -18,11 +18,10 @@ import (
 	"github.com/caasdemo/orderdemo/services/auth/internal/ports"
 	"github.com/caasdemo/orderdemo/services/platform/app"
 	"github.com/caasdemo/orderdemo/services/platform/authtoken"
+	"github.com/caasdemo/orderdemo/services/platform/backend"
 	"github.com/caasdemo/orderdemo/services/platform/httpserver"
-	"github.com/caasdemo/orderdemo/services/platform/natsconn"
 	"github.com/caasdemo/orderdemo/services/platform/outbox"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
-	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
 )
 
 // Name is the service's name in logs, NATS connections and health answers.
@@ -48,26 +47,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() t
 			s.Close()
 		}
 	}()
-	pool, err := postgres.Open(ctx, cfg.Postgres, Name, Schema, log, postgres.Migrations{FS: migrations.FS}, outbox.Migrations)
+	b, err := backend.Open(ctx, backend.Options{Service: Name, Schema: Schema,
+		Postgres: &cfg.Postgres, Migrations: []postgres.Migrations{{FS: migrations.FS}, outbox.Migrations},
+		NATS: &cfg.NATS, Streams: []events.Stream{events.AuthStream}, Valkey: &cfg.Valkey}, log)
 	if err != nil {
 		return nil, err
 	}
-	s.closers.Add(pool.Close)
-	nc, js, err := natsconn.Connect(ctx, cfg.NATS, Name, log)
-	if err != nil {
-		return nil, err
-	}
-	s.closers.Add(nc.Close)
-	if _, err := natsconn.EnsureStream(ctx, js, events.AuthStream); err != nil {
-		return nil, err
-	}
-	relay := outbox.NewRelay(pool, js, Schema, log, outbox.Options{})
+	s.closers.Add(b.Close)
+	pool, vk := b.Pool, b.Valkey
+	relay := outbox.NewRelay(pool, b.JS, Schema, log, outbox.Options{})
 	s.Workers = append(s.Workers, relay.Run)
-	vk, err := valkeyconn.Connect(ctx, cfg.Valkey, log)
-	if err != nil {
-		return nil, err
-	}
-	s.closers.Add(vk.Close)
 
 	workers := cfg.Bcrypt.Workers
 	if workers == 0 {
@@ -100,7 +89,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() t
 		return nil, err
 	}
 
-	router := httpserver.NewRouter(Name, log, postgres.Check(pool), natsconn.Check(nc, js), relay.Check(), valkeyconn.Check(vk))
+	router := httpserver.NewRouter(Name, log, append(b.Checks(), relay.Check())...)
 	ports.NewHTTP(application, log, proxies).Routes(router)
 	s.Handler = router
 	return s, nil

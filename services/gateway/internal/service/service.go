@@ -9,11 +9,10 @@ import (
 
 	"github.com/caasdemo/orderdemo/services/gateway/internal/config"
 	"github.com/caasdemo/orderdemo/services/platform/app"
+	"github.com/caasdemo/orderdemo/services/platform/backend"
 	"github.com/caasdemo/orderdemo/services/platform/health"
 	"github.com/caasdemo/orderdemo/services/platform/httpserver"
-	"github.com/caasdemo/orderdemo/services/platform/natsconn"
 	"github.com/caasdemo/orderdemo/services/platform/requestid"
-	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
 )
 
 // Name is the service's name in logs, NATS connections and health answers.
@@ -34,24 +33,18 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 			s.Close()
 		}
 	}()
-	nc, js, err := natsconn.Connect(ctx, cfg.NATS, Name, log)
+	b, err := backend.Open(ctx, backend.Options{Service: Name, NATS: &cfg.NATS, Valkey: &cfg.Valkey}, log)
 	if err != nil {
 		return nil, err
 	}
-	s.closers.Add(nc.Close)
-	vk, err := valkeyconn.Connect(ctx, cfg.Valkey, log)
-	if err != nil {
-		return nil, err
-	}
-	s.closers.Add(vk.Close)
+	s.closers.Add(b.Close)
 
 	// Every call to another service carries the request id and gives up after the timeout.
 	upstream := &http.Client{Transport: requestid.Transport{}, Timeout: cfg.Upstreams.Timeout}
-	s.Handler = httpserver.NewRouter(Name, log,
-		valkeyconn.Check(vk), natsconn.Check(nc, js),
+	s.Handler = httpserver.NewRouter(Name, log, append(b.Checks(),
 		health.HTTPCheck("auth", upstream, cfg.Upstreams.AuthURL),
 		health.HTTPCheck("order", upstream, cfg.Upstreams.OrderURL),
-		health.HTTPCheck("audit", upstream, cfg.Upstreams.AuditURL),
+		health.HTTPCheck("audit", upstream, cfg.Upstreams.AuditURL))...,
 	)
 	return s, nil
 }

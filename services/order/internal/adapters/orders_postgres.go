@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/order/internal/app"
 	"github.com/caasdemo/orderdemo/services/order/internal/domain"
 	"github.com/caasdemo/orderdemo/services/platform/outbox"
+	"github.com/caasdemo/orderdemo/services/platform/postgres"
 )
 
 // Orders is the PostgreSQL order store of the orders schema.
@@ -175,33 +175,25 @@ func (s *Orders) Update(ctx context.Context, id string, change func(*domain.Orde
 	return out, err
 }
 
-// where builds the WHERE clause of f with its arguments.
-func where(f app.Filter) (string, []any) {
-	var conds []string
-	var args []any
-	add := func(cond string, arg any) {
-		args = append(args, arg)
-		conds = append(conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
-	}
+// where builds the WHERE clause of f.
+func where(f app.Filter) *postgres.Where {
+	w := &postgres.Where{}
 	if f.UserID != "" {
-		add("user_id = ?", f.UserID)
+		w.And("user_id = ?", f.UserID)
 	}
 	if f.Status != "" {
-		add("status = ?", string(f.Status))
+		w.And("status = ?", string(f.Status))
 	}
 	if f.Search != "" {
-		add(`lower(username) LIKE ? ESCAPE '\'`, "%"+escapeLike(strings.ToLower(f.Search))+"%")
+		w.And(`lower(username) LIKE ? ESCAPE '\'`, "%"+escapeLike(strings.ToLower(f.Search))+"%")
 	}
 	if f.From != nil {
-		add("created_at >= ?", *f.From)
+		w.And("created_at >= ?", *f.From)
 	}
 	if f.To != nil {
-		add("created_at < ?", *f.To)
+		w.And("created_at < ?", *f.To)
 	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
+	return w
 }
 
 // orderBy turns the filter's sort into SQL from a fixed set: never from user text.
@@ -226,15 +218,13 @@ func escapeLike(s string) string {
 
 // List implements app.Orders.
 func (s *Orders) List(ctx context.Context, f app.Filter) ([]domain.Snapshot, int, error) {
-	cond, args := where(f)
+	w := where(f)
 	var total int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM orders`+cond, args...).Scan(&total); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM orders`+w.SQL(), w.Args()...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count orders: %w", err)
 	}
-	args = append(args, f.Limit, f.Offset)
-	n := len(args)
-	rows, _ := s.pool.Query(ctx, `SELECT `+columns+` FROM orders`+cond+orderBy(f)+
-		" LIMIT $"+strconv.Itoa(n-1)+" OFFSET $"+strconv.Itoa(n), args...)
+	page := " LIMIT " + w.Param(f.Limit) + " OFFSET " + w.Param(f.Offset)
+	rows, _ := s.pool.Query(ctx, `SELECT `+columns+` FROM orders`+w.SQL()+orderBy(f)+page, w.Args()...)
 	list, err := scan(rows)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list orders: %w", err)
@@ -245,8 +235,8 @@ func (s *Orders) List(ctx context.Context, f app.Filter) ([]domain.Snapshot, int
 // Each implements app.Orders. Rows are read one at a time from the server, so memory stays
 // flat however many match.
 func (s *Orders) Each(ctx context.Context, f app.Filter, fn func(domain.Snapshot) error) error {
-	cond, args := where(f)
-	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM orders`+cond+orderBy(f), args...)
+	w := where(f)
+	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM orders`+w.SQL()+orderBy(f), w.Args()...)
 	if err != nil {
 		return fmt.Errorf("export orders: %w", err)
 	}

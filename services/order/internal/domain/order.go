@@ -4,6 +4,7 @@ package domain
 
 import (
 	"errors"
+	"github.com/caasdemo/orderdemo/services/platform/validation"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -33,7 +34,7 @@ func ParseDecision(s string) (Status, error) {
 	if st := Status(s); st == Approved || st == Rejected {
 		return st, nil
 	}
-	return "", ValidationError{{"status", `must be "approved" or "rejected"`}}
+	return "", ValidationError{{Field: "status", Rule: `must be "approved" or "rejected"`}}
 }
 
 // Field limits, as stated to the user.
@@ -50,21 +51,11 @@ var (
 )
 
 // FieldError says which input field broke which rule.
-type FieldError struct {
-	Field string
-	Rule  string
-}
+type FieldError = validation.FieldError
 
-// ValidationError lists every field that broke a rule.
-type ValidationError []FieldError
-
-func (v ValidationError) Error() string {
-	parts := make([]string, len(v))
-	for i, f := range v {
-		parts[i] = f.Field + " " + f.Rule
-	}
-	return "invalid order: " + strings.Join(parts, "; ")
-}
+// ValidationError lists every field that broke a rule; the API answers it with a 400 naming
+// each one.
+type ValidationError = validation.Errors
 
 // Owner is the user an order belongs to, as the verified token names them.
 type Owner struct {
@@ -91,20 +82,20 @@ func (d Draft) Validate() (Draft, error) {
 	var errs ValidationError
 	switch n := utf8.RuneCountInString(d.ItemName); {
 	case n == 0:
-		errs = append(errs, FieldError{"item_name", "is required"})
+		errs = append(errs, FieldError{Field: "item_name", Rule: "is required"})
 	case n > MaxItemName:
-		errs = append(errs, FieldError{"item_name", "must be at most 255 characters"})
+		errs = append(errs, FieldError{Field: "item_name", Rule: "must be at most 255 characters"})
 	case strings.ContainsAny(d.ItemName, `<>"`):
-		errs = append(errs, FieldError{"item_name", `must not contain <, > or "`})
+		errs = append(errs, FieldError{Field: "item_name", Rule: `must not contain <, > or "`})
 	}
 	if d.Quantity < 1 || d.Quantity > MaxQuantity {
-		errs = append(errs, FieldError{"quantity", "must be a whole number from 1 to 100"})
+		errs = append(errs, FieldError{Field: "quantity", Rule: "must be a whole number from 1 to 100"})
 	}
 	if utf8.RuneCountInString(d.Notes) > MaxNotes {
-		errs = append(errs, FieldError{"notes", "must be at most 1000 characters"})
+		errs = append(errs, FieldError{Field: "notes", Rule: "must be at most 1000 characters"})
 	}
 	if !utf8.ValidString(d.ItemName) || !utf8.ValidString(d.Notes) {
-		errs = append(errs, FieldError{"item_name", "must be valid UTF-8 text"})
+		errs = append(errs, FieldError{Field: "item_name", Rule: "must be valid UTF-8 text"})
 	}
 	if len(errs) > 0 {
 		return Draft{}, errs
@@ -142,7 +133,7 @@ func New(id string, owner Owner, d Draft, now time.Time) (Order, error) {
 // status and ErrNotPending when the order was decided already.
 func (o *Order) Decide(status Status, by Admin, now time.Time) error {
 	if status != Approved && status != Rejected {
-		return ValidationError{{"status", `must be "approved" or "rejected"`}}
+		return ValidationError{{Field: "status", Rule: `must be "approved" or "rejected"`}}
 	}
 	if o.status != Pending {
 		return ErrNotPending

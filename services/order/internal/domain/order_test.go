@@ -109,7 +109,7 @@ func TestNewRefusesBadInput(t *testing.T) {
 	if _, err := domain.ParseDecision("pending"); err == nil {
 		t.Fatal("pending is not a decision")
 	}
-	if !strings.Contains(domain.ValidationError{{"quantity", "must be x"}}.Error(), "quantity must be x") {
+	if !strings.Contains(domain.ValidationError{{Field: "quantity", Rule: "must be x"}}.Error(), "quantity: must be x") {
 		t.Fatal("error text")
 	}
 }

@@ -209,14 +209,7 @@ func (h *HTTP) decide(w http.ResponseWriter, r *http.Request) {
 
 // fail maps the application's errors to problems: the one place that knows both.
 func (h *HTTP) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var validation domain.ValidationError
 	switch {
-	case errors.As(err, &validation):
-		fields := make([]problem.FieldError, len(validation))
-		for i, f := range validation {
-			fields[i] = problem.FieldError{Field: f.Field, Rule: f.Rule}
-		}
-		err = problem.Validation(fields...)
 	case errors.Is(err, domain.ErrNotFound):
 		err = problem.New(http.StatusNotFound, "no such order")
 	case errors.Is(err, domain.ErrNotPending):

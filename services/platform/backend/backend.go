@@ -1,0 +1,83 @@
+// Package backend opens the connections a service needs (PostgreSQL with its migrations,
+// NATS with the streams it owns, Valkey), in that order, and releases them in reverse. The
+// four services open theirs through it, so they start, report readiness and shut down alike.
+package backend
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/valkey-io/valkey-go"
+
+	"github.com/caasdemo/orderdemo/events"
+	"github.com/caasdemo/orderdemo/services/platform/app"
+	"github.com/caasdemo/orderdemo/services/platform/health"
+	"github.com/caasdemo/orderdemo/services/platform/natsconn"
+	"github.com/caasdemo/orderdemo/services/platform/postgres"
+	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
+)
+
+// Options say what to open; a nil configuration means the service does without.
+type Options struct {
+	Service    string
+	Schema     string
+	Postgres   *postgres.Config
+	Migrations []postgres.Migrations
+	NATS       *natsconn.Config
+	Streams    []events.Stream // created or updated at start-up
+	Valkey     *valkeyconn.Config
+}
+
+// Backend holds the open connections.
+type Backend struct {
+	Pool   *pgxpool.Pool
+	NC     *nats.Conn
+	JS     jetstream.JetStream
+	Valkey valkey.Client
+	checks []health.Check
+	app.Closers
+}
+
+// Open opens what o asks for. On error it releases what it opened; otherwise the caller
+// calls Close.
+func Open(ctx context.Context, o Options, log *slog.Logger) (_ *Backend, err error) {
+	b := &Backend{}
+	defer func() {
+		if err != nil {
+			b.Close()
+		}
+	}()
+	if o.Postgres != nil {
+		if b.Pool, err = postgres.Open(ctx, *o.Postgres, o.Service, o.Schema, log, o.Migrations...); err != nil {
+			return nil, err
+		}
+		b.Add(b.Pool.Close)
+		b.checks = append(b.checks, postgres.Check(b.Pool))
+	}
+	if o.NATS != nil {
+		if b.NC, b.JS, err = natsconn.Connect(ctx, *o.NATS, o.Service, log); err != nil {
+			return nil, err
+		}
+		b.Add(b.NC.Close)
+		b.checks = append(b.checks, natsconn.Check(b.NC, b.JS))
+		for _, s := range o.Streams {
+			if _, err := natsconn.EnsureStream(ctx, b.JS, s); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if o.Valkey != nil {
+		if b.Valkey, err = valkeyconn.Connect(ctx, *o.Valkey, log); err != nil {
+			return nil, err
+		}
+		b.Add(b.Valkey.Close)
+		b.checks = append(b.checks, valkeyconn.Check(b.Valkey))
+	}
+	return b, nil
+}
+
+// Checks are the readiness checks of the open connections.
+func (b *Backend) Checks() []health.Check { return b.checks }

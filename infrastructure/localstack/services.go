@@ -62,15 +62,20 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// BuildServices compiles the four service binaries into binDir.
+// BuildServices compiles the four service binaries into binDir. It uses go install, which
+// leaves a binary that is up to date alone: a second start does not link again.
 func BuildServices(ctx context.Context, root, binDir string) error {
-	args := []string{"build", "-o", binDir + string(os.PathSeparator)}
+	args := []string{"install"}
 	for _, name := range ServiceNames {
 		args = append(args, "./services/"+name+"/cmd/"+name)
 	}
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
-	cmd.Env = append(withoutVars(os.Environ(), "GOWORK"), "GOWORK="+filepath.Join(root, "go.work"))
+	abs, err := filepath.Abs(binDir)
+	if err != nil {
+		return err
+	}
+	cmd.Env = append(withoutVars(os.Environ(), "GOWORK", "GOBIN"), "GOWORK="+filepath.Join(root, "go.work"), "GOBIN="+abs)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("go build of the services failed: %w", err)

@@ -6,7 +6,7 @@ PKGS     := github.com/caasdemo/orderdemo/...
 MODULES  := $(shell $(GO) work edit -json | sed -n 's/.*"DiskPath": "\(.*\)".*/\1/p')
 DEVSTACK := bin/devstack
 
-.PHONY: run test lint fmt build modules tidy devstack clean replay
+.PHONY: run test lint fmt build modules tidy devstack clean replay assets
 
 ## run: start the whole system on this machine (Ctrl-C stops it)
 run: devstack
@@ -21,6 +21,18 @@ test: devstack
 PROJECTION ?= all
 replay: devstack
 	./$(DEVSTACK) replay --projection=$(PROJECTION) $(if $(VERIFY),--verify)
+
+## assets: vendor the pinned front-end libraries (package-lock.json) into the gateway;
+##         the copies are committed, so building needs no npm
+VENDOR := services/gateway/internal/web/static/vendor
+assets:
+	cd services/gateway/web && npm ci --no-audit --no-fund --ignore-scripts
+	mkdir -p $(VENDOR)
+	cp services/gateway/web/node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx.min.js
+	cp services/gateway/web/node_modules/htmx-ext-sse/dist/sse.min.js $(VENDOR)/htmx-ext-sse.min.js
+	cp services/gateway/web/node_modules/@alpinejs/csp/dist/cdn.min.js $(VENDOR)/alpine-csp.min.js
+	cp services/gateway/web/node_modules/bulma/css/bulma.min.css $(VENDOR)/bulma.min.css
+	cd services/gateway/web/node_modules && cat htmx.org/LICENSE htmx-ext-sse/LICENSE @alpinejs/csp/LICENSE* bulma/LICENSE > ../../internal/web/static/vendor/LICENSES.txt 2>/dev/null || true
 
 ## lint: formatting, vet, staticcheck (pinned in infrastructure/go.mod), compose.yaml check,
 ## and every module building and vetting on its own

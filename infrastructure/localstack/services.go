@@ -166,6 +166,7 @@ func (s *Stack) serviceEnv(name string) []string {
 		}
 	case "gateway":
 		vars["VALKEY_URL"] = s.ValkeyURL
+		vars["COOKIE_SECURE"] = "false" // plain http on 127.0.0.1
 		vars["AUTH_URL"] = "http://127.0.0.1:" + strconv.Itoa(s.cfg.Services.Auth)
 		vars["ORDER_URL"] = "http://127.0.0.1:" + strconv.Itoa(s.cfg.Services.Order)
 		vars["AUDIT_URL"] = "http://127.0.0.1:" + strconv.Itoa(s.cfg.Services.Audit)

@@ -16,6 +16,16 @@ type Config struct {
 	NATS      natsconn.Config
 	Valkey    valkeyconn.Config
 	Upstreams Upstreams
+	Session   Session
+}
+
+// Session configures the browser sessions.
+type Session struct {
+	IdleTimeout time.Duration `env:"SESSION_IDLE_TIMEOUT" default:"1h"`  // sliding
+	MaxLifetime time.Duration `env:"SESSION_MAX_LIFETIME" default:"12h"` // absolute
+	// SecureCookies marks cookies Secure; turn it off only to use the gateway over plain
+	// http (make run does, on 127.0.0.1).
+	SecureCookies bool `env:"COOKIE_SECURE" default:"true"`
 }
 
 // Upstreams are the internal services the gateway calls.

@@ -1,13 +1,21 @@
-// Package service wires the gateway: it opens its connections and builds the client it uses
-// to call the auth, order and audit services, and mounts its routes.
+// Package service wires the gateway: its connections, the clients of the auth, order and
+// audit services, the sessions, the templates and the routes. Every concrete dependency is
+// built here and nowhere else.
 package service
 
 import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
 
 	"github.com/caasdemo/orderdemo/services/gateway/internal/config"
+	"github.com/caasdemo/orderdemo/services/gateway/internal/session"
+	"github.com/caasdemo/orderdemo/services/gateway/internal/ui"
+	"github.com/caasdemo/orderdemo/services/gateway/internal/upstream"
+	"github.com/caasdemo/orderdemo/services/gateway/internal/web"
 	"github.com/caasdemo/orderdemo/services/platform/app"
 	"github.com/caasdemo/orderdemo/services/platform/backend"
 	"github.com/caasdemo/orderdemo/services/platform/health"
@@ -24,8 +32,9 @@ type Service struct {
 	closers app.Closers
 }
 
-// New connects to Valkey and NATS and builds the HTTP handler. The gateway is ready when
-// those answer and so do the three services behind it. Close releases what New opened.
+// New connects to Valkey and NATS, parses the templates and builds the HTTP handler. The
+// gateway is ready when those answer and so do the three services behind it. Close releases
+// what New opened.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service, err error) {
 	s := &Service{}
 	defer func() {
@@ -33,6 +42,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 			s.Close()
 		}
 	}()
+	pages, err := web.Parse()
+	if err != nil {
+		return nil, err
+	}
 	b, err := backend.Open(ctx, backend.Options{Service: Name, NATS: &cfg.NATS, Valkey: &cfg.Valkey}, log)
 	if err != nil {
 		return nil, err
@@ -40,13 +53,51 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 	s.closers.Add(b.Close)
 
 	// Every call to another service carries the request id and gives up after the timeout.
-	upstream := &http.Client{Transport: requestid.Transport{}, Timeout: cfg.Upstreams.Timeout}
-	s.Handler = httpserver.NewRouter(Name, log, append(b.Checks(),
-		health.HTTPCheck("auth", upstream, cfg.Upstreams.AuthURL),
-		health.HTTPCheck("order", upstream, cfg.Upstreams.OrderURL),
-		health.HTTPCheck("audit", upstream, cfg.Upstreams.AuditURL))...,
+	client := &http.Client{Transport: requestid.Transport{}, Timeout: cfg.Upstreams.Timeout}
+	router := httpserver.NewRouter(Name, log, append(b.Checks(),
+		health.HTTPCheck("auth", client, cfg.Upstreams.AuthURL),
+		health.HTTPCheck("order", client, cfg.Upstreams.OrderURL),
+		health.HTTPCheck("audit", client, cfg.Upstreams.AuditURL))...,
 	)
+	sessions := session.NewStore(b.Valkey, cfg.Valkey.KeyPrefix, cfg.Session.IdleTimeout, cfg.Session.MaxLifetime, time.Now)
+	u := ui.New(pages, sessions,
+		upstream.Auth{Client: upstream.Client{Base: cfg.Upstreams.AuthURL, HTTP: client}},
+		upstream.Orders{Client: upstream.Client{Base: cfg.Upstreams.OrderURL, HTTP: client}},
+		cfg.Session.SecureCookies, time.Now, log)
+	routes(router, u)
+	s.Handler = router
 	return s, nil
+}
+
+// routes lists the whole surface of the gateway.
+func routes(r chi.Router, u *ui.UI) {
+	static := http.StripPrefix("/static/", http.FileServerFS(web.Static()))
+	r.Get("/static/*", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		static.ServeHTTP(w, r)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(limitBody, http.NewCrossOriginProtection().Handler, u.Middleware)
+		r.Get("/", u.Home)
+		r.Get("/login", u.LoginPage)
+		r.Post("/login", u.Login)
+		r.Get("/register", u.RegisterPage)
+		r.Post("/register", u.Register)
+		r.Post("/logout", u.Logout)
+		r.Get("/orders/new", u.RequireUser(u.NewOrderPage))
+		r.Post("/orders", u.RequireUser(u.CreateOrder))
+		r.Get("/orders", u.RequireUser(u.MyOrders))
+		r.NotFound(u.NotFound)
+	})
+}
+
+// limitBody bounds form bodies: the largest form (an order with its notes) is a few KiB.
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Close releases the gateway's connections.

@@ -1,0 +1,44 @@
+// Alpine components of the gateway's pages. The CSP build of Alpine evaluates no inline
+// expressions: every behaviour is registered here, and templates refer to it by name.
+document.addEventListener("alpine:init", () => {
+  // A password strength meter: length classes and character variety, 0–4.
+  Alpine.data("passwordStrength", () => ({
+    password: "",
+    get bytes() { return new TextEncoder().encode(this.password).length; },
+    get score() {
+      const p = this.password;
+      if (this.bytes < 8) return p.length ? 1 : 0;
+      let s = 1;
+      if (this.bytes >= 12) s++;
+      if (/[a-z]/.test(p) && /[A-Z]/.test(p)) s++;
+      if (/[0-9]/.test(p) && /[^A-Za-z0-9]/.test(p)) s++;
+      return Math.min(s, 4);
+    },
+    get label() {
+      if (this.bytes > 72) return "Too long: at most 72 bytes.";
+      if (this.bytes < 8) return this.password ? "Too short: at least 8 bytes." : "8–72 bytes.";
+      return ["", "Weak", "Fair", "Good", "Strong"][this.score];
+    },
+    get barClass() { return ["", "is-danger", "is-warning", "is-info", "is-success"][this.score]; },
+  }));
+
+  // Validation of the order form as the user types, mirroring the order service's rules.
+  Alpine.data("orderForm", () => ({
+    item: "",
+    quantity: "1",
+    touched: false,
+    init() { this.item = this.$el.querySelector("#item_name").value; this.quantity = this.$el.querySelector("#quantity").value; },
+    get itemError() {
+      const v = this.item.trim();
+      if (!v) return this.item ? "The item is required." : "";
+      if (v.length > 255) return "At most 255 characters.";
+      if (/[<>"]/.test(v)) return 'No <, > or " please.';
+      return "";
+    },
+    get quantityError() {
+      const n = Number(this.quantity);
+      return Number.isInteger(n) && n >= 1 && n <= 100 ? "" : "A whole number from 1 to 100.";
+    },
+    get invalid() { return !this.item.trim() || this.itemError !== "" || this.quantityError !== ""; },
+  }));
+});

@@ -12,6 +12,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/caasdemo/orderdemo/services/gateway/internal/config"
+	"github.com/caasdemo/orderdemo/services/gateway/internal/live"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/session"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/ui"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/upstream"
@@ -29,6 +30,8 @@ const Name = "gateway"
 // Service is the assembled gateway.
 type Service struct {
 	Handler http.Handler
+	Workers []app.Worker // the live feed of order events
+	Hub     *live.Hub
 	closers app.Closers
 }
 
@@ -59,11 +62,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 		health.HTTPCheck("order", client, cfg.Upstreams.OrderURL),
 		health.HTTPCheck("audit", client, cfg.Upstreams.AuditURL))...,
 	)
+	s.Hub = live.NewHub(64)
+	s.Workers = append(s.Workers, live.NewFeed(b.JS, s.Hub, log).Run)
 	sessions := session.NewStore(b.Valkey, cfg.Valkey.KeyPrefix, cfg.Session.IdleTimeout, cfg.Session.MaxLifetime, time.Now)
 	u := ui.New(pages, sessions,
 		upstream.Auth{Client: upstream.Client{Base: cfg.Upstreams.AuthURL, HTTP: client}},
 		upstream.Orders{Client: upstream.Client{Base: cfg.Upstreams.OrderURL, HTTP: client}},
-		cfg.Session.SecureCookies, time.Now, log)
+		s.Hub, b.JS, cfg.Session.SecureCookies, time.Now, log)
 	routes(router, u)
 	s.Handler = router
 	return s, nil
@@ -88,6 +93,7 @@ func routes(r chi.Router, u *ui.UI) {
 		r.Get("/orders/new", u.RequireUser(u.NewOrderPage))
 		r.Post("/orders", u.RequireUser(u.CreateOrder))
 		r.Get("/orders", u.RequireUser(u.MyOrders))
+		r.Get("/events", u.RequireUser(u.Events))
 		r.NotFound(u.NotFound)
 	})
 }
@@ -110,5 +116,5 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer s.Close()
-	return app.Serve(ctx, cfg.HTTP, s.Handler, log)
+	return app.Serve(ctx, cfg.HTTP, s.Handler, log, s.Workers...)
 }

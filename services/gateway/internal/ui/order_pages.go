@@ -125,6 +125,7 @@ func (u *UI) MyOrders(w http.ResponseWriter, r *http.Request) {
 	if page*pageSize < v.Page.Total {
 		v.Next = page + 1
 	}
+	v.LiveNew = page == 1 && (v.Status == "" || v.Status == "pending")
 	block := ""
 	if htmx && r.Header.Get("HX-Target") == "orders-table" {
 		block = "orders-table"

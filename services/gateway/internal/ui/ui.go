@@ -11,6 +11,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/caasdemo/orderdemo/services/gateway/internal/live"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/session"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/upstream"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/web"
@@ -29,14 +32,17 @@ type UI struct {
 	sessions *session.Store
 	auth     upstream.Auth
 	orders   upstream.Orders
+	hub      *live.Hub
+	js       jetstream.JetStream
 	secure   bool // Secure cookies (off only for plain-http local use)
 	now      func() time.Time
 	log      *slog.Logger
 }
 
 // New returns the UI.
-func New(pages *web.Pages, sessions *session.Store, auth upstream.Auth, orders upstream.Orders, secureCookies bool, now func() time.Time, log *slog.Logger) *UI {
-	return &UI{pages: pages, sessions: sessions, auth: auth, orders: orders, secure: secureCookies, now: now, log: log}
+func New(pages *web.Pages, sessions *session.Store, auth upstream.Auth, orders upstream.Orders, hub *live.Hub, js jetstream.JetStream,
+	secureCookies bool, now func() time.Time, log *slog.Logger) *UI {
+	return &UI{pages: pages, sessions: sessions, auth: auth, orders: orders, hub: hub, js: js, secure: secureCookies, now: now, log: log}
 }
 
 // view is what every page template gets.
@@ -54,6 +60,7 @@ type view struct {
 	Prev      int
 	Next      int
 	Created   upstream.Created
+	LiveNew   bool // new orders appear at the top of this table as they are placed
 }
 
 type ctxKey int

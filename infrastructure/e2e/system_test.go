@@ -1,0 +1,96 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/caasdemo/orderdemo/events"
+	"github.com/caasdemo/orderdemo/services/platform/testenv"
+)
+
+// system is the whole system started by the stack runner, as `make run` starts it, on free
+// ports, with its own database and data directory.
+type system struct {
+	t        *testing.T
+	gateway  string
+	auth     string
+	order    string
+	audit    string
+	adminPwd string
+}
+
+func startSystem(t *testing.T) *system {
+	t.Helper()
+	data := filepath.Join(sharedDir(t), "data")
+	ports := map[string]int{}
+	for _, name := range []string{"GATEWAY_PORT", "AUTH_PORT", "ORDER_PORT", "AUDIT_PORT", "NATS_PORT"} {
+		ports[name] = freePort(t)
+	}
+	vars := map[string]string{"LOCAL_DATA_DIR": data, "LOG_LEVEL": "warn",
+		"DATABASE_NAME": "e2e_" + strings.ReplaceAll(events.NewID()[:8], "-", ""),
+		"BCRYPT_COST":   "4"}
+	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
+		parsed, err := url.Parse(u)
+		require.NoError(t, err)
+		parsed.Path = "/" + vars["DATABASE_NAME"]
+		vars["DATABASE_URL"] = parsed.String()
+	}
+	if u := os.Getenv("TEST_VALKEY_URL"); u != "" {
+		vars["VALKEY_URL"] = u
+	}
+	for k, v := range ports {
+		vars[k] = strconv.Itoa(v)
+	}
+	root, err := os.Getwd()
+	require.NoError(t, err)
+	p := startProc(t, filepath.Join(binDir, "devstack"), append(baseEnv(vars), "GOCACHE="+goCache()), "run")
+	p.cmd.Dir = root
+	eventually(t, 120*time.Second, "the system to start", func() bool {
+		require.False(t, p.exited(), "devstack exited:\n%s", p.output())
+		return strings.Contains(p.output(), "CaaS Order Demo is running")
+	})
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Signal(syscall.SIGINT)
+		p.waitExit(t, 60*time.Second)
+	})
+	secrets, err := os.ReadFile(filepath.Join(data, "dev-secrets.env"))
+	require.NoError(t, err)
+	s := &system{t: t,
+		gateway: "http://127.0.0.1:" + strconv.Itoa(ports["GATEWAY_PORT"]),
+		auth:    "http://127.0.0.1:" + strconv.Itoa(ports["AUTH_PORT"]),
+		order:   "http://127.0.0.1:" + strconv.Itoa(ports["ORDER_PORT"]),
+		audit:   "http://127.0.0.1:" + strconv.Itoa(ports["AUDIT_PORT"])}
+	for _, line := range strings.Split(string(secrets), "\n") {
+		if v, ok := strings.CutPrefix(line, "ADMIN_PASSWORD="); ok {
+			s.adminPwd = v
+		}
+	}
+	return s
+}
+
+// token logs in through the auth API.
+func (s *system) token(username, password string) string {
+	s.t.Helper()
+	r := testenv.Call(s.t, http.MethodPost, s.auth+"/auth/token", url.Values{"username": {username}, "password": {password}}.Encode(),
+		"Content-Type", "application/x-www-form-urlencoded")
+	require.Equal(s.t, http.StatusOK, r.Status, r.Raw)
+	return r.Body["access_token"].(string)
+}
+
+// decide approves or rejects an order through the order API, as an admin.
+func (s *system) decide(adminToken, orderID, status string) {
+	s.t.Helper()
+	body, _ := json.Marshal(map[string]string{"status": status})
+	r := testenv.Call(s.t, http.MethodPatch, s.order+"/orders/"+orderID, string(body), "Authorization", "Bearer "+adminToken)
+	require.Equal(s.t, http.StatusOK, r.Status, r.Raw)
+}

@@ -1,0 +1,234 @@
+// Package live carries order events from JetStream to the browsers that should see them: a
+// Feed reads the ORDERS stream from its live end, a Hub hands each event to the subscribers
+// allowed to see it (the order's owner; admins see every order), and Replay fetches what a
+// reconnecting browser missed. Event ids are stream sequences, so a browser's Last-Event-ID
+// says exactly where it stopped.
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/caasdemo/orderdemo/events"
+)
+
+// Event is an order event with its stream sequence.
+type Event struct {
+	Seq     uint64
+	Env     events.Envelope
+	Payload events.Payload
+	OwnerID string
+}
+
+// owner is the user whose order the event is about.
+func owner(p events.Payload) string {
+	switch e := p.(type) {
+	case *events.OrderCreated:
+		return e.UserID
+	case *events.OrderApproved:
+		return e.UserID
+	case *events.OrderRejected:
+		return e.UserID
+	}
+	return ""
+}
+
+func decode(raw []byte, seq uint64) (Event, error) {
+	env, err := events.Decode(raw)
+	if err != nil {
+		return Event{}, err
+	}
+	p, err := env.Payload()
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{Seq: seq, Env: env, Payload: p, OwnerID: owner(p)}, nil
+}
+
+// Subscriber receives the events one browser may see. C is closed when the hub drops the
+// subscriber (it fell behind) or it unsubscribes.
+type Subscriber struct {
+	C       chan Event
+	userID  string
+	admin   bool
+	dropped bool
+}
+
+// Hub fans events out to subscribers without ever waiting for one: a subscriber whose buffer
+// is full is dropped (its browser reconnects and replays from its last event id), so a slow
+// client never delays the others.
+type Hub struct {
+	mu   sync.Mutex
+	subs map[*Subscriber]struct{}
+	size int
+}
+
+// NewHub returns a hub giving each subscriber a buffer of size events.
+func NewHub(size int) *Hub { return &Hub{subs: map[*Subscriber]struct{}{}, size: size} }
+
+// Subscribe registers a browser of userID (admin: all orders).
+func (h *Hub) Subscribe(userID string, admin bool) *Subscriber {
+	s := &Subscriber{C: make(chan Event, h.size), userID: userID, admin: admin}
+	h.mu.Lock()
+	h.subs[s] = struct{}{}
+	h.mu.Unlock()
+	return s
+}
+
+// Unsubscribe removes s; it is safe after s was dropped.
+func (h *Hub) Unsubscribe(s *Subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.subs[s]; ok {
+		delete(h.subs, s)
+		close(s.C)
+	}
+}
+
+// Publish hands e to every subscriber allowed to see it.
+func (h *Hub) Publish(e Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.subs {
+		if !s.admin && s.userID != e.OwnerID {
+			continue
+		}
+		select {
+		case s.C <- e:
+		default:
+			s.dropped = true
+			delete(h.subs, s)
+			close(s.C)
+		}
+	}
+}
+
+// Dropped reports whether the hub dropped s for falling behind.
+func (h *Hub) Dropped(s *Subscriber) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return s.dropped
+}
+
+// Count is the number of subscribers.
+func (h *Hub) Count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
+// Feed reads the ORDERS stream from its live end into the hub.
+type Feed struct {
+	js  jetstream.JetStream
+	hub *Hub
+	log *slog.Logger
+}
+
+// NewFeed returns a feed into hub.
+func NewFeed(js jetstream.JetStream, hub *Hub, log *slog.Logger) *Feed {
+	return &Feed{js: js, hub: hub, log: log.With("component", "live-feed")}
+}
+
+// Run delivers new events until ctx ends. An ordered consumer keeps no state on the server
+// and recreates itself after a disconnect, resuming where it was.
+func (f *Feed) Run(ctx context.Context) error {
+	for {
+		err := f.run(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		f.log.Warn("live feed interrupted; restarting", "error", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (f *Feed) run(ctx context.Context) error {
+	cons, err := f.js.OrderedConsumer(ctx, events.OrdersStream.Name, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
+	if err != nil {
+		return err
+	}
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		md, err := msg.Metadata()
+		if err != nil {
+			return
+		}
+		e, err := decode(msg.Data(), md.Sequence.Stream)
+		if err != nil {
+			f.log.Warn("undecodable order event skipped", "seq", md.Sequence.Stream, "error", err)
+			return
+		}
+		f.hub.Publish(e)
+	})
+	if err != nil {
+		return err
+	}
+	defer cc.Stop()
+	<-ctx.Done()
+	return nil
+}
+
+// Replay returns the events after sequence after that userID may see (admin: all), up to
+// the stream's current end.
+func Replay(ctx context.Context, js jetstream.JetStream, after uint64, userID string, admin bool) ([]Event, error) {
+	st, err := js.Stream(ctx, events.OrdersStream.Name)
+	if err != nil {
+		return nil, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	last := info.State.LastSeq
+	if last <= after {
+		return nil, nil
+	}
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: after + 1}
+	if !admin {
+		cfg.FilterSubjects = []string{events.UserOrdersSubjectFilter(userID)}
+	}
+	cons, err := js.OrderedConsumer(ctx, events.OrdersStream.Name, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var out []Event
+	for {
+		batch, err := cons.FetchNoWait(500)
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for msg := range batch.Messages() {
+			n++
+			md, err := msg.Metadata()
+			if err != nil {
+				return nil, err
+			}
+			if md.Sequence.Stream > last {
+				return out, nil
+			}
+			e, err := decode(msg.Data(), md.Sequence.Stream)
+			if err == nil {
+				out = append(out, e)
+			}
+			if md.NumPending == 0 || md.Sequence.Stream == last {
+				return out, nil
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
+			return nil, fmt.Errorf("replay: %w", err)
+		}
+		if n == 0 {
+			return out, nil
+		}
+	}
+}

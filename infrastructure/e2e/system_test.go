@@ -14,7 +14,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/caasdemo/orderdemo/events"
 	"github.com/caasdemo/orderdemo/services/platform/testenv"
 )
 
@@ -37,7 +36,7 @@ func startSystem(t *testing.T) *system {
 		ports[name] = freePort(t)
 	}
 	vars := map[string]string{"LOCAL_DATA_DIR": data, "LOG_LEVEL": "warn",
-		"DATABASE_NAME": "e2e_" + strings.ReplaceAll(events.NewID()[:8], "-", ""),
+		"DATABASE_NAME": "e2e_" + strconv.FormatInt(time.Now().UnixNano(), 36),
 		"BCRYPT_COST":   "4"}
 	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
 		parsed, err := url.Parse(u)

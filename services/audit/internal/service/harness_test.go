@@ -162,7 +162,7 @@ func (h *harness) exec(query string, args ...any) {
 func (h *harness) waitApplied(n int) {
 	h.t.Helper()
 	require.Eventually(h.t, func() bool { return h.count(`SELECT count(*) FROM audit.audit_log`) >= n },
-		15*time.Second, 20*time.Millisecond, "waiting for %d events in the audit log", n)
+		60*time.Second, 20*time.Millisecond, "waiting for %d events in the audit log", n)
 }
 
 // scenario publishes two users, three orders, an approval and a rejection; 8 events.

@@ -107,7 +107,7 @@ func TestVerifyReportsStatisticsThatDisagreeWithTheOrderService(t *testing.T) {
 func TestAReplayKilledMidwayLeavesTheLiveProjectionAndCanBeRerun(t *testing.T) {
 	t.Parallel()
 	h := start(t, "ORDER_URL", orderService(t, map[string]int{}))
-	const n = 3000 // two batches of the rebuild
+	const n = 2200 // two batches of the rebuild
 	h.publishMany(n, func(int) events.Payload {
 		return events.UserRegistered{UserID: events.NewID(), Username: "bulk_user"}
 	})

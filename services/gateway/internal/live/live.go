@@ -125,9 +125,10 @@ func (h *Hub) Count() int {
 
 // Feed reads the ORDERS stream from its live end into the hub.
 type Feed struct {
-	js  jetstream.JetStream
-	hub *Hub
-	log *slog.Logger
+	js   jetstream.JetStream
+	hub  *Hub
+	log  *slog.Logger
+	last uint64 // the last sequence delivered, to resume after an interruption without a gap
 }
 
 // NewFeed returns a feed into hub.
@@ -153,7 +154,11 @@ func (f *Feed) Run(ctx context.Context) error {
 }
 
 func (f *Feed) run(ctx context.Context) error {
-	cons, err := f.js.OrderedConsumer(ctx, events.OrdersStream.Name, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy}
+	if f.last > 0 {
+		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: f.last + 1}
+	}
+	cons, err := f.js.OrderedConsumer(ctx, events.OrdersStream.Name, cfg)
 	if err != nil {
 		return err
 	}
@@ -162,6 +167,7 @@ func (f *Feed) run(ctx context.Context) error {
 		if err != nil {
 			return
 		}
+		f.last = md.Sequence.Stream
 		e, err := decode(msg.Data(), md.Sequence.Stream)
 		if err != nil {
 			f.log.Warn("undecodable order event skipped", "seq", md.Sequence.Stream, "error", err)
@@ -177,58 +183,39 @@ func (f *Feed) run(ctx context.Context) error {
 	return nil
 }
 
+// maxReplay bounds what one reconnect replays; a browser away for longer reloads the page.
+const maxReplay = 1000
+
+// ErrTooFarBehind: more events were missed than a replay sends; the page should reload.
+var ErrTooFarBehind = errors.New("too many missed events to replay")
+
 // Replay returns the events after sequence after that userID may see (admin: all), up to
-// the stream's current end.
+// the stream's current end. It reads them with direct gets of the next message on the
+// user's subjects, so the events of other users are never read.
 func Replay(ctx context.Context, js jetstream.JetStream, after uint64, userID string, admin bool) ([]Event, error) {
 	st, err := js.Stream(ctx, events.OrdersStream.Name)
 	if err != nil {
 		return nil, err
 	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	last := info.State.LastSeq
-	if last <= after {
-		return nil, nil
-	}
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: after + 1}
+	filter := "orders.>"
 	if !admin {
-		cfg.FilterSubjects = []string{events.UserOrdersSubjectFilter(userID)}
-	}
-	cons, err := js.OrderedConsumer(ctx, events.OrdersStream.Name, cfg)
-	if err != nil {
-		return nil, err
+		filter = events.UserOrdersSubjectFilter(userID)
 	}
 	var out []Event
-	for {
-		batch, err := cons.FetchNoWait(500)
-		if err != nil {
-			return nil, err
-		}
-		n := 0
-		for msg := range batch.Messages() {
-			n++
-			md, err := msg.Metadata()
-			if err != nil {
-				return nil, err
-			}
-			if md.Sequence.Stream > last {
-				return out, nil
-			}
-			e, err := decode(msg.Data(), md.Sequence.Stream)
-			if err == nil {
-				out = append(out, e)
-			}
-			if md.NumPending == 0 || md.Sequence.Stream == last {
-				return out, nil
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
-			return nil, fmt.Errorf("replay: %w", err)
-		}
-		if n == 0 {
+	for seq := after + 1; ; {
+		msg, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return out, nil
 		}
+		if err != nil {
+			return out, fmt.Errorf("replay: %w", err)
+		}
+		if len(out) == maxReplay {
+			return out, ErrTooFarBehind
+		}
+		if e, err := decode(msg.Data, msg.Sequence); err == nil {
+			out = append(out, e)
+		}
+		seq = msg.Sequence + 1
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/caasdemo/orderdemo/events"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/config"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/live"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/session"
@@ -49,7 +50,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 	if err != nil {
 		return nil, err
 	}
-	b, err := backend.Open(ctx, backend.Options{Service: Name, NATS: &cfg.NATS, Valkey: &cfg.Valkey}, log)
+	// The ORDERS stream belongs to the order service; ensuring it here too lets the live feed
+	// start even when the gateway starts first (the configuration comes from the contract).
+	b, err := backend.Open(ctx, backend.Options{Service: Name, NATS: &cfg.NATS, Valkey: &cfg.Valkey,
+		Streams: []events.Stream{events.OrdersStream}}, log)
 	if err != nil {
 		return nil, err
 	}

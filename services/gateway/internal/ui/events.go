@@ -101,6 +101,7 @@ func (u *UI) send(w http.ResponseWriter, rc *http.ResponseController, e live.Eve
 	}
 	var buf bytes.Buffer
 	if err := u.pages.Render(&buf, "orders", block, data); err != nil {
+		u.log.Error("render a live update", "event", name, "error", err)
 		return err
 	}
 	frag := strings.ReplaceAll(buf.String(), "\n", " ")

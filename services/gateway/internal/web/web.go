@@ -29,7 +29,7 @@ func Static() fs.FS {
 type Pages struct{ pages map[string]*template.Template }
 
 var funcs = template.FuncMap{
-	"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"when":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"upper": strings.ToUpper,
 	"add":   func(a, b int) int { return a + b },
 }

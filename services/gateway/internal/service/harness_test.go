@@ -1,0 +1,237 @@
+package service_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/caasdemo/orderdemo/events"
+	"github.com/caasdemo/orderdemo/services/gateway/internal/config"
+	"github.com/caasdemo/orderdemo/services/gateway/internal/service"
+	pconfig "github.com/caasdemo/orderdemo/services/platform/config"
+	"github.com/caasdemo/orderdemo/services/platform/natsconn"
+	"github.com/caasdemo/orderdemo/services/platform/testenv"
+)
+
+// fakeServices stand in for auth, order and audit with the answers each test sets, so the
+// gateway's handlers are tested on their own; the browser tests run them against the real
+// services.
+type fakeServices struct {
+	mu        sync.Mutex
+	loginCode int
+	retry     string
+	orders    string // JSON of GET /orders/me
+	ordersUp  bool
+	refreshes int
+	expiresIn int
+}
+
+func (f *fakeServices) handler(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case r.URL.Path == "/health":
+	case r.URL.Path == "/auth/token" && r.FormValue("grant_type") == "refresh_token":
+		f.refreshes++
+		fmt.Fprintf(w, `{"access_token":"renewed-%d","expires_in":900,"refresh_token":"r-%d"}`, f.refreshes, f.refreshes)
+	case r.URL.Path == "/auth/token":
+		if f.loginCode != 0 {
+			if f.retry != "" {
+				w.Header().Set("Retry-After", f.retry)
+			}
+			w.WriteHeader(f.loginCode)
+			fmt.Fprint(w, `{"detail":"refused"}`)
+			return
+		}
+		fmt.Fprintf(w, `{"access_token":"token-1","expires_in":%d,"refresh_token":"r-0"}`, f.expiresIn)
+	case r.URL.Path == "/auth/verify":
+		fmt.Fprint(w, `{"user_id":"`+userID+`","username":"alice","is_admin":false}`)
+	case r.URL.Path == "/auth/logout":
+		fmt.Fprint(w, `{"message":"Logged out successfully"}`)
+	case r.URL.Path == "/orders/me":
+		if !f.ordersUp {
+			hj, _ := w.(http.Hijacker)
+			conn, _, _ := hj.Hijack()
+			conn.Close() // the order service is down
+			return
+		}
+		if !strings.HasPrefix(r.Header.Get("Authorization"), "Bearer ") {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, f.orders)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+	}
+}
+
+const userID = "7c0e5d3a-8f1b-4c2d-9e6a-1b2c3d4e5f60"
+
+type harness struct {
+	t      *testing.T
+	url    string
+	fake   *fakeServices
+	client *http.Client
+	js     jetstream.JetStream
+	svc    *service.Service
+	secure bool
+}
+
+func start(t *testing.T, extra ...string) *harness {
+	t.Helper()
+	fake := &fakeServices{ordersUp: true, expiresIn: 900, orders: `{"orders":[],"total":0}`}
+	up := httptest.NewServer(http.HandlerFunc(fake.handler))
+	t.Cleanup(up.Close)
+	env := map[string]string{
+		"NATS_URL": testenv.NATS(t), "VALKEY_URL": testenv.ValkeyURL(t), "VALKEY_KEY_PREFIX": testenv.Prefix(),
+		"AUTH_URL": up.URL, "ORDER_URL": up.URL, "AUDIT_URL": up.URL, "COOKIE_SECURE": "false",
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
+	}
+	var cfg config.Config
+	require.NoError(t, pconfig.Load(testenv.Lookup(env), &cfg))
+	svc, err := service.New(t.Context(), &cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
+	var wg sync.WaitGroup
+	for _, w := range svc.Workers {
+		wg.Go(func() { _ = w(ctx) })
+	}
+	srv := httptest.NewServer(svc.Handler)
+	t.Cleanup(func() { srv.Close(); cancel(); wg.Wait(); svc.Close() })
+
+	nc, js, err := natsconn.Connect(t.Context(), natsconn.Config{URL: pconfig.URL(env["NATS_URL"]), ConnectTimeout: time.Second}, "test", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	_, err = natsconn.EnsureStream(t.Context(), js, events.OrdersStream)
+	require.NoError(t, err)
+	jar, _ := cookiejar.New(nil)
+	return &harness{t: t, url: srv.URL, fake: fake, js: js, svc: svc, secure: cfg.Session.SecureCookies,
+		client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// page GETs a page and returns status, body and the CSRF token its forms carry.
+func (h *harness) page(path string) (*http.Response, string, string) {
+	h.t.Helper()
+	resp, err := h.client.Get(h.url + path)
+	require.NoError(h.t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	token := ""
+	if m := csrfField.FindStringSubmatch(string(b)); m != nil {
+		token = m[1]
+	}
+	return resp, string(b), token
+}
+
+func (h *harness) post(path string, form url.Values, headers ...string) (*http.Response, string) {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, h.url+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := h.client.Do(req)
+	require.NoError(h.t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// login signs in through the login form and returns the session's CSRF token.
+func (h *harness) login() string {
+	h.t.Helper()
+	_, _, token := h.page("/login")
+	resp, body := h.post("/login", url.Values{"csrf_token": {token}, "username": {"alice"}, "password": {"correct horse"}})
+	require.Equal(h.t, http.StatusSeeOther, resp.StatusCode, body)
+	_, _, token = h.page("/orders/new")
+	require.NotEmpty(h.t, token)
+	return token
+}
+
+// publish puts an order event on the ORDERS stream and returns its stream sequence.
+func (h *harness) publish(p events.Payload, version int64) uint64 {
+	h.t.Helper()
+	env, err := events.New(p, events.Metadata{Source: "test", AggregateVersion: version})
+	require.NoError(h.t, err)
+	b, _ := events.Encode(env)
+	subject, _ := env.NATSSubject()
+	ack, err := h.js.Publish(h.t.Context(), subject, b)
+	require.NoError(h.t, err)
+	return ack.Sequence
+}
+
+// sse is an open event stream.
+type sse struct {
+	resp  *http.Response
+	lines chan string
+}
+
+func (h *harness) events(lastEventID string) *sse {
+	h.t.Helper()
+	req, _ := http.NewRequestWithContext(h.t.Context(), http.MethodGet, h.url+"/events", nil)
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	// Each stream on its own connection, as a browser's EventSource reconnects.
+	client := &http.Client{Jar: h.client.Jar, Transport: &http.Transport{}}
+	resp, err := client.Do(req)
+	require.NoError(h.t, err)
+	require.Equal(h.t, http.StatusOK, resp.StatusCode)
+	s := &sse{resp: resp, lines: make(chan string, 100)}
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			s.lines <- sc.Text()
+		}
+		close(s.lines)
+	}()
+	h.t.Cleanup(func() { resp.Body.Close() })
+	return s
+}
+
+// next returns the next event's id, name and data.
+func (s *sse) next(t *testing.T) (id, name, data string) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	var seen []string
+	for {
+		select {
+		case line, ok := <-s.lines:
+			if !ok {
+				return "", "", ""
+			}
+			seen = append(seen, line)
+			switch {
+			case strings.HasPrefix(line, "id: "):
+				id = line[4:]
+			case strings.HasPrefix(line, "event: "):
+				name = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				data = line[6:]
+			case line == "" && name != "":
+				return id, name, data
+			}
+		case <-timeout:
+			t.Fatalf("no event within 5s; lines: %q", seen)
+		}
+	}
+}

@@ -83,6 +83,7 @@ const userID = "7c0e5d3a-8f1b-4c2d-9e6a-1b2c3d4e5f60"
 
 type harness struct {
 	t      *testing.T
+	cfg    config.Config
 	url    string
 	fake   *fakeServices
 	client *http.Client
@@ -105,15 +106,8 @@ func start(t *testing.T, extra ...string) *harness {
 	}
 	var cfg config.Config
 	require.NoError(t, pconfig.Load(testenv.Lookup(env), &cfg))
-	svc, err := service.New(t.Context(), &cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
-	var wg sync.WaitGroup
-	for _, w := range svc.Workers {
-		wg.Go(func() { _ = w(ctx) })
-	}
-	srv := httptest.NewServer(svc.Handler)
-	t.Cleanup(func() { srv.Close(); cancel(); wg.Wait(); svc.Close() })
+	h := &harness{t: t, cfg: cfg, fake: fake}
+	h.boot()
 
 	nc, js, err := natsconn.Connect(t.Context(), natsconn.Config{URL: pconfig.URL(env["NATS_URL"]), ConnectTimeout: time.Second}, "test", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
@@ -121,8 +115,38 @@ func start(t *testing.T, extra ...string) *harness {
 	_, err = natsconn.EnsureStream(t.Context(), js, events.OrdersStream)
 	require.NoError(t, err)
 	jar, _ := cookiejar.New(nil)
-	return &harness{t: t, url: srv.URL, fake: fake, js: js, svc: svc, secure: cfg.Session.SecureCookies,
-		client: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	h.js, h.secure = js, cfg.Session.SecureCookies
+	h.client = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return h
+}
+
+// boot starts a gateway instance (a restart, when called again); the browser keeps its
+// cookies across, as a real one would.
+func (h *harness) boot() {
+	h.t.Helper()
+	svc, err := service.New(h.t.Context(), &h.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(h.t, err)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(h.t.Context()))
+	var wg sync.WaitGroup
+	for _, w := range svc.Workers {
+		wg.Go(func() { _ = w(ctx) })
+	}
+	srv := httptest.NewServer(svc.Handler)
+	h.t.Cleanup(func() { srv.Close(); cancel(); wg.Wait(); svc.Close() })
+	if h.url != "" {
+		// Keep the address the cookies were set for: the new instance takes over the old URL.
+		old := h.url
+		h.url = srv.URL
+		h.client.Jar.SetCookies(mustURL(h.url), h.client.Jar.Cookies(mustURL(old)))
+	} else {
+		h.url = srv.URL
+	}
+	h.svc = svc
+}
+
+func mustURL(s string) *url.URL {
+	u, _ := url.Parse(s)
+	return u
 }
 
 var csrfField = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)

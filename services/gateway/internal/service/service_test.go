@@ -196,3 +196,15 @@ func TestLiveUpdatesReachOnlyTheOwnerAndReplayAfterAReconnect(t *testing.T) {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+func TestSessionsSurviveAGatewayRestart(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	h.login()
+	resp, _, _ := h.page("/orders")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	h.boot() // another gateway process, the same Valkey
+	resp, body, _ := h.page("/orders")
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "still signed in")
+	assert.Contains(t, body, "alice")
+}

@@ -13,17 +13,21 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/caasdemo/orderdemo/events"
 )
 
-// Event is an order event with its stream sequence.
+// Event is an order event with its stream sequence, or (Kind set) a notice for admins: the
+// statistics or a replay's progress, as JSON in Data.
 type Event struct {
 	Seq     uint64
 	Env     events.Envelope
 	Payload events.Payload
 	OwnerID string
+	Kind    string // "" for an order event; "stats" or "replay" for a notice
+	Data    []byte
 }
 
 // owner is the user whose order the event is about.
@@ -96,7 +100,7 @@ func (h *Hub) Publish(e Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
-		if !s.admin && s.userID != e.OwnerID {
+		if !s.admin && (e.Kind != "" || s.userID != e.OwnerID) {
 			continue
 		}
 		select {
@@ -188,6 +192,26 @@ const maxReplay = 1000
 
 // ErrTooFarBehind: more events were missed than a replay sends; the page should reload.
 var ErrTooFarBehind = errors.New("too many missed events to replay")
+
+// Notices forwards the audit service's core NATS notices (statistics, replay progress) to
+// the admins' streams. The returned function unsubscribes.
+func Notices(nc *nats.Conn, hub *Hub, subjects map[string]string) (func(), error) {
+	var subs []*nats.Subscription
+	stop := func() {
+		for _, s := range subs {
+			_ = s.Unsubscribe()
+		}
+	}
+	for subject, kind := range subjects {
+		s, err := nc.Subscribe(subject, func(m *nats.Msg) { hub.Publish(Event{Kind: kind, Data: m.Data}) })
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		subs = append(subs, s)
+	}
+	return stop, nil
+}
 
 // Replay returns the events after sequence after that userID may see (admin: all), up to
 // the stream's current end. It reads them with direct gets of the next message on the

@@ -68,10 +68,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 	)
 	s.Hub = live.NewHub(64)
 	s.Workers = append(s.Workers, live.NewFeed(b.JS, s.Hub, log).Run)
+	stopNotices, err := live.Notices(b.NC, s.Hub, map[string]string{"audit.stats.updated": "stats", "audit.replay.progress": "replay"})
+	if err != nil {
+		return nil, err
+	}
+	s.closers.Add(stopNotices)
 	sessions := session.NewStore(b.Valkey, cfg.Valkey.KeyPrefix, cfg.Session.IdleTimeout, cfg.Session.MaxLifetime, time.Now)
 	u := ui.New(pages, sessions,
 		upstream.Auth{Client: upstream.Client{Base: cfg.Upstreams.AuthURL, HTTP: client}},
 		upstream.Orders{Client: upstream.Client{Base: cfg.Upstreams.OrderURL, HTTP: client}},
+		upstream.Audit{Client: upstream.Client{Base: cfg.Upstreams.AuditURL, HTTP: client}},
 		s.Hub, b.JS, cfg.Session.SecureCookies, time.Now, log)
 	routes(router, u)
 	s.Handler = router
@@ -98,6 +104,18 @@ func routes(r chi.Router, u *ui.UI) {
 		r.Post("/orders", u.RequireUser(u.CreateOrder))
 		r.Get("/orders", u.RequireUser(u.MyOrders))
 		r.Get("/events", u.RequireUser(u.Events))
+		r.Get("/admin", u.RequireAdmin(u.Dashboard))
+		r.Get("/admin/orders", u.RequireAdmin(u.AllOrders))
+		r.Get("/admin/orders/export.csv", u.RequireAdmin(u.ExportOrders))
+		r.Post("/admin/orders/{id}", u.RequireAdmin(u.Decide))
+		r.Get("/admin/orders/{id}/timeline", u.RequireAdmin(u.Timeline))
+		r.Get("/admin/audit", u.RequireAdmin(u.AuditLog))
+		r.Get("/admin/audit/export.csv", u.RequireAdmin(u.ExportAudit))
+		r.Get("/admin/replay", u.RequireAdmin(u.ReplayPage))
+		r.Post("/admin/replay", u.RequireAdmin(u.StartReplay))
+		r.Get("/admin/replay/status", u.RequireAdmin(u.ReplayStatus))
+		r.Get("/admin/dead-letters", u.RequireAdmin(u.DeadLettersPage))
+		r.Post("/admin/dead-letters/{id}/redrive", u.RequireAdmin(u.Redrive))
 		r.NotFound(u.NotFound)
 	})
 }

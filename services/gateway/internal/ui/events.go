@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -26,7 +27,9 @@ func (u *UI) Events(w http.ResponseWriter, r *http.Request) {
 	if err := rc.SetWriteDeadline(time.Time{}); err != nil {
 		u.log.WarnContext(r.Context(), "cannot clear the write deadline of the event stream", "error", err)
 	}
-	sub := u.hub.Subscribe(s.UserID, s.IsAdmin)
+	// An admin's own pages follow their own orders; the admin pages follow everything.
+	adminView := s.IsAdmin && r.URL.Query().Get("view") == "admin"
+	sub := u.hub.Subscribe(s.UserID, adminView)
 	defer u.hub.Unsubscribe(sub)
 
 	h := w.Header()
@@ -39,13 +42,13 @@ func (u *UI) Events(w http.ResponseWriter, r *http.Request) {
 
 	var sent uint64
 	if last, err := strconv.ParseUint(r.Header.Get("Last-Event-ID"), 10, 64); err == nil && last > 0 {
-		missed, err := live.Replay(r.Context(), u.js, last, s.UserID, s.IsAdmin)
+		missed, err := live.Replay(r.Context(), u.js, last, s.UserID, adminView)
 		if err != nil {
 			u.log.WarnContext(r.Context(), "replay for a reconnecting browser failed", "error", err)
 		}
 		sent = last
 		for _, e := range missed {
-			if err := u.send(w, rc, e); err != nil {
+			if err := u.send(w, rc, e, adminView); err != nil {
 				return
 			}
 			sent = e.Seq
@@ -63,13 +66,15 @@ func (u *UI) Events(w http.ResponseWriter, r *http.Request) {
 				u.log.InfoContext(r.Context(), "slow event stream dropped", "user_id", s.UserID)
 				return
 			}
-			if e.Seq <= sent {
+			if e.Kind == "" && e.Seq <= sent {
 				continue // already replayed
 			}
-			if err := u.send(w, rc, e); err != nil {
+			if err := u.send(w, rc, e, adminView); err != nil {
 				return
 			}
-			sent = e.Seq
+			if e.Kind == "" {
+				sent = e.Seq
+			}
 		case <-tick.C:
 			if _, err := u.sessions.Get(r.Context(), s.ID); err != nil {
 				_, _ = fmt.Fprint(w, "event: session-ended\ndata: \n\n")
@@ -84,28 +89,54 @@ func (u *UI) Events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// send writes one event: its name is what the page listens for, its data the fragment.
-func (u *UI) send(w http.ResponseWriter, rc *http.ResponseController, e live.Event) error {
-	name, block, data := "", "", any(nil)
+// send writes one event: its name is what the page listens for, its data the fragment. On
+// the admin pages an order event updates the review queue; on a user's page, their list.
+func (u *UI) send(w http.ResponseWriter, rc *http.ResponseController, e live.Event, admin bool) error {
+	page, name, block, data := "orders", "", "", any(nil)
 	switch p := e.Payload.(type) {
 	case *events.OrderCreated:
-		name, block = "order-created", "order-row"
-		data = upstream.Order{ID: p.OrderID, UserID: p.UserID, Username: p.Username, ItemName: p.ItemName,
+		o := upstream.Order{ID: p.OrderID, UserID: p.UserID, Username: p.Username, ItemName: p.ItemName,
 			Quantity: p.Quantity, Notes: p.Notes, Status: p.Status, CreatedAt: p.CreatedAt}
+		name, block, data = "order-created", "order-row", o
+		if admin {
+			page, name, block, data = "admin", "order-queued", "queue-row", queueRow{Order: o}
+		}
 	case *events.OrderApproved:
 		name, block, data = "order-"+p.OrderID, "order-status", decided(events.OrderDecision(*p), "approved")
 	case *events.OrderRejected:
 		name, block, data = "order-"+p.OrderID, "order-status", decided(events.OrderDecision(*p), "rejected")
-	default:
+	}
+	if d, ok := data.(upstream.Order); ok && admin && block == "order-status" {
+		page, name, block, data = "admin", "queue-"+d.ID, "queue-action", queueRow{Order: d}
+	}
+	switch e.Kind {
+	case "stats":
+		var st upstream.Stats
+		if err := json.Unmarshal(e.Data, &st); err != nil {
+			return nil
+		}
+		page, name, block, data = "admin", "stats", "stats-panel", st
+	case "replay":
+		var rp upstream.Replay
+		if err := json.Unmarshal(e.Data, &rp); err != nil {
+			return nil
+		}
+		page, name, block, data = "admin_replay", "replay", "replay-progress", &rp
+	}
+	if name == "" {
 		return nil
 	}
 	var buf bytes.Buffer
-	if err := u.pages.Render(&buf, "orders", block, data); err != nil {
+	if err := u.pages.Render(&buf, page, block, data); err != nil {
 		u.log.Error("render a live update", "event", name, "error", err)
 		return err
 	}
 	frag := strings.ReplaceAll(buf.String(), "\n", " ")
-	if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, name, frag); err != nil {
+	id := ""
+	if e.Kind == "" {
+		id = fmt.Sprintf("id: %d\n", e.Seq)
+	}
+	if _, err := fmt.Fprintf(w, "%sevent: %s\ndata: %s\n\n", id, name, frag); err != nil {
 		return err
 	}
 	return rc.Flush()

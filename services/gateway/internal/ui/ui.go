@@ -32,6 +32,7 @@ type UI struct {
 	sessions *session.Store
 	auth     upstream.Auth
 	orders   upstream.Orders
+	audit    upstream.Audit
 	hub      *live.Hub
 	js       jetstream.JetStream
 	secure   bool // Secure cookies (off only for plain-http local use)
@@ -40,9 +41,10 @@ type UI struct {
 }
 
 // New returns the UI.
-func New(pages *web.Pages, sessions *session.Store, auth upstream.Auth, orders upstream.Orders, hub *live.Hub, js jetstream.JetStream,
-	secureCookies bool, now func() time.Time, log *slog.Logger) *UI {
-	return &UI{pages: pages, sessions: sessions, auth: auth, orders: orders, hub: hub, js: js, secure: secureCookies, now: now, log: log}
+func New(pages *web.Pages, sessions *session.Store, auth upstream.Auth, orders upstream.Orders, audit upstream.Audit,
+	hub *live.Hub, js jetstream.JetStream, secureCookies bool, now func() time.Time, log *slog.Logger) *UI {
+	return &UI{pages: pages, sessions: sessions, auth: auth, orders: orders, audit: audit, hub: hub, js: js,
+		secure: secureCookies, now: now, log: log}
 }
 
 // view is what every page template gets.
@@ -92,7 +94,7 @@ func (u *UI) newView(r *http.Request, title string) view {
 }
 
 // render writes a page (or one block of it, for htmx) with status.
-func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, page, block string, v view) {
+func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, page, block string, v any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if err := u.pages.Render(w, page, block, v); err != nil {

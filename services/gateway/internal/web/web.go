@@ -29,9 +29,23 @@ func Static() fs.FS {
 type Pages struct{ pages map[string]*template.Template }
 
 var funcs = template.FuncMap{
-	"when":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"upper": strings.ToUpper,
-	"add":   func(a, b int) int { return a + b },
+	"when":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"upper":   strings.ToUpper,
+	"add":     func(a, b int) int { return a + b },
+	"percent": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	"shortID": func(id string) string {
+		if len(id) > 8 {
+			return id[:8]
+		}
+		return id
+	},
+	"list": func(v ...string) []string { return v },
+	"deref": func(s *string) string {
+		if s == nil {
+			return ""
+		}
+		return *s
+	},
 }
 
 // Parse parses every page with the layout and the partials.

@@ -38,6 +38,7 @@ type fakeServices struct {
 	ordersUp  bool
 	refreshes int
 	expiresIn int
+	admin     bool
 }
 
 func (f *fakeServices) handler(w http.ResponseWriter, r *http.Request) {
@@ -59,7 +60,13 @@ func (f *fakeServices) handler(w http.ResponseWriter, r *http.Request) {
 		}
 		fmt.Fprintf(w, `{"access_token":"token-1","expires_in":%d,"refresh_token":"r-0"}`, f.expiresIn)
 	case r.URL.Path == "/auth/verify":
-		fmt.Fprint(w, `{"user_id":"`+userID+`","username":"alice","is_admin":false}`)
+		fmt.Fprintf(w, `{"user_id":"%s","username":"alice","is_admin":%t}`, userID, f.admin)
+	case r.Method == http.MethodPatch && strings.HasPrefix(r.URL.Path, "/orders/"):
+		w.WriteHeader(http.StatusConflict)
+		fmt.Fprint(w, `{"detail":"the order was already decided"}`)
+	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/orders/") && r.URL.Path != "/orders/me":
+		fmt.Fprint(w, `{"id":"`+strings.TrimPrefix(r.URL.Path, "/orders/")+`","status":"rejected","decided_by":"other_admin",
+			"decided_at":"2026-11-29T09:00:00Z","created_at":"2026-11-29T08:00:00Z","item_name":"Lamp","quantity":1}`)
 	case r.URL.Path == "/auth/logout":
 		fmt.Fprint(w, `{"message":"Logged out successfully"}`)
 	case r.URL.Path == "/orders/me":

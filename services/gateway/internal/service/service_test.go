@@ -208,3 +208,29 @@ func TestSessionsSurviveAGatewayRestart(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "still signed in")
 	assert.Contains(t, body, "alice")
 }
+
+func TestAdminPagesAreForAdmins(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	resp, _, _ := h.page("/admin")
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "anonymous: to the login")
+	h.login()
+	for _, path := range []string{"/admin", "/admin/audit", "/admin/replay", "/admin/dead-letters", "/admin/orders/export.csv"} {
+		resp, body, _ := h.page(path)
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, path)
+		assert.Contains(t, body, "This page is for admins.", path)
+	}
+}
+
+func TestADecisionAnotherAdminTookShowsAsSuch(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	h.fake.admin = true
+	token := h.login()
+	id := events.NewID()
+	resp, body := h.post("/admin/orders/"+id, url.Values{"status": {"approved"}}, "X-CSRF-Token", token, "HX-Request", "true")
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "not an error page")
+	assert.Contains(t, body, "rejected")
+	assert.Contains(t, body, "other_admin")
+	assert.Contains(t, body, "decided by another admin meanwhile")
+}

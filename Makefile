@@ -6,7 +6,7 @@ PKGS     := github.com/caasdemo/orderdemo/...
 MODULES  := $(shell $(GO) work edit -json | sed -n 's/.*"DiskPath": "\(.*\)".*/\1/p')
 DEVSTACK := bin/devstack
 
-.PHONY: run test lint fmt build modules tidy devstack clean replay assets
+.PHONY: run test lint fmt build modules tidy devstack clean replay assets bench
 
 ## run: start the whole system on this machine (Ctrl-C stops it)
 run: devstack
@@ -15,6 +15,11 @@ run: devstack
 ## test: every module's tests with the race detector, against real servers
 test: devstack
 	./$(DEVSTACK) exec -- $(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## bench: the whole system under load, with this machine's own references measured in the
+##        same run (BENCH_DURATION=60s per phase by default); prints a table, writes JSON
+bench:
+	$(GO) run ./infrastructure/cmd/bench
 
 ## replay: rebuild projections from the event streams while `make run` runs;
 ##         PROJECTION=all|audit-log|orders (default all), VERIFY=1 to compare and list differences

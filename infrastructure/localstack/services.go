@@ -217,3 +217,18 @@ func getOK(ctx context.Context, url string) error {
 	}
 	return nil
 }
+
+// Pid is the process id of the named process this stack started, or 0.
+func (s *Stack) Pid(name string) int {
+	for _, p := range s.processes {
+		if p.Name == name {
+			return p.Pid()
+		}
+	}
+	return 0
+}
+
+// ServiceURL is the base URL of the named service.
+func (s *Stack) ServiceURL(name string) string {
+	return "http://127.0.0.1:" + strconv.Itoa(s.cfg.Services.Port(name))
+}

@@ -160,6 +160,11 @@ func (r *Runner) handle(ctx context.Context, spec Spec, msg jetstream.Msg) {
 		return
 	}
 	applied, err := r.apply(ctx, spec, env, d, nil)
+	if ctx.Err() != nil {
+		// Shutting down: leave the message unacknowledged; it is delivered again after the
+		// restart (and applied once, as its id was not recorded).
+		return
+	}
 	if err == nil {
 		if !applied {
 			log.Debug("duplicate event skipped", "event_id", env.ID)

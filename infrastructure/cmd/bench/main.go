@@ -145,4 +145,3 @@ func rssMB(pid int) float64 {
 	}
 	return 0
 }
-

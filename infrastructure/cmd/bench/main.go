@@ -2,10 +2,12 @@
 // system the way `make run` does, loads it from this separate process over loopback, and
 // prints one table, also written as JSON so runs can be compared.
 //
-// This first version measures order creation (closed loop, against the raw
-// insert+outbox transaction and raw JetStream publishes measured in the same run), order
-// creation at a steady offered rate, a login storm against the bcrypt bound, the replay
-// rate, and the services' resident memory. BENCH_DURATION shortens the runs.
+// It measures order creation (closed loop, against the raw insert+outbox transaction and raw
+// JetStream publishes measured in the same run), order creation at a steady offered rate, a
+// login storm against the bcrypt bound, the latency from an admin decision to the owner's
+// browser over SSE, page timings through the gateway, the replay rate, the services'
+// resident memory (the gateway's also with 1,000 event streams open) and their start-up
+// times. BENCH_DURATION shortens the phases; BENCH_REPLAY_EVENTS the replay.
 package main
 
 import (
@@ -84,6 +86,33 @@ func run(ctx context.Context) error {
 		Row{Figure: "login storm, logins/s", Value: fmt.Sprintf("%.1f (%.0f%% of bound)", storm.Rate, 100*storm.Rate/bound), Measured: storm},
 		Row{Figure: "order p99 during the storm", Value: ms(during.P99), Measured: during})
 
+	fmt.Fprintln(os.Stderr, "bench: signing 100 browsers in")
+	sessions := make([]*browserSession, len(users))
+	for i, u := range users {
+		if sessions[i], err = sys.webLogin(ctx, u.name, "bench password"); err != nil {
+			return err
+		}
+	}
+	live, lost, wrong, err := liveLatency(ctx, sys, users, sessions, 10)
+	if err != nil {
+		return err
+	}
+	add(Row{Figure: "admin decision → owner's SSE event: p50 / p99", Value: live.p50p99(), Measured: live},
+		Row{Figure: "live updates lost / misdelivered (of 1,000)", Value: fmt.Sprintf("%d / %d", lost, wrong)})
+	mine := pages(ctx, sys, sessions, "/orders", duration/2)
+	add(Row{Figure: "my-orders page (10 rows), 100 sessions: p50 / p95", Value: ms(mine.P50) + " / " + ms(mine.P95), Measured: mine})
+	adminSession, err := sys.webLogin(ctx, sys.admin[0], sys.admin[1])
+	if err != nil {
+		return err
+	}
+	admins := make([]*browserSession, 100)
+	for i := range admins {
+		admins[i] = adminSession
+	}
+	dash := pages(ctx, sys, admins, "/admin", duration/2)
+	add(Row{Figure: "admin dashboard, 100 concurrent: p50 / p95", Value: ms(dash.P50) + " / " + ms(dash.P95), Measured: dash})
+	add(Row{Figure: "gateway resident memory, 1,000 SSE clients", Value: fmt.Sprintf("%.1f MB", manyStreams(ctx, sys, sessions, 1000))})
+
 	replayEvents := 100_000
 	if v := os.Getenv("BENCH_REPLAY_EVENTS"); v != "" {
 		if replayEvents, err = strconv.Atoi(v); err != nil {
@@ -97,6 +126,14 @@ func run(ctx context.Context) error {
 	add(Row{Figure: fmt.Sprintf("replay, events/s (%d events)", replayEvents), Value: fmt.Sprintf("%.0f", rate)})
 	for _, name := range []string{"auth", "order", "audit", "gateway"} {
 		add(Row{Figure: name + " resident memory after the load", Value: fmt.Sprintf("%.1f MB", rssMB(sys.pid(name)))})
+	}
+
+	starts, err := startupTimes(ctx, sys)
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"auth", "order", "audit", "gateway"} {
+		add(Row{Figure: name + ": process start → /ready 200", Value: ms(starts[name])})
 	}
 
 	printTable(rows)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -12,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/caasdemo/orderdemo/infrastructure/localstack"
 	"github.com/caasdemo/orderdemo/services/platform/testenv"
 )
 
@@ -61,6 +64,7 @@ func startSystem(t *testing.T) *system {
 	t.Cleanup(func() {
 		_ = p.cmd.Process.Signal(syscall.SIGINT)
 		p.waitExit(t, 60*time.Second)
+		dropDatabase(t, vars["DATABASE_NAME"])
 	})
 	secrets, err := os.ReadFile(filepath.Join(data, "dev-secrets.env"))
 	require.NoError(t, err)
@@ -92,4 +96,21 @@ func (s *system) decide(adminToken, orderID, status string) {
 	body, _ := json.Marshal(map[string]string{"status": status})
 	r := testenv.Call(s.t, http.MethodPatch, s.order+"/orders/"+orderID, string(body), "Authorization", "Bearer "+adminToken)
 	require.Equal(s.t, http.StatusOK, r.Status, r.Raw)
+}
+
+// dropDatabase removes a database the test's system created on the shared server.
+func dropDatabase(t *testing.T, name string) {
+	admin := os.Getenv("TEST_DATABASE_URL")
+	if admin == "" {
+		admin = localstack.PostgresURL(5432, "postgres")
+	}
+	conn, err := pgx.Connect(context.Background(), admin)
+	if err != nil {
+		t.Logf("drop %s: %v", name, err)
+		return
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		t.Logf("drop %s: %v", name, err)
+	}
 }

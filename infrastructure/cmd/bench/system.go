@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/caasdemo/orderdemo/infrastructure/localstack"
 	"github.com/caasdemo/orderdemo/services/platform/config"
 )
@@ -24,6 +26,7 @@ type system struct {
 	dataDir string
 	natsURL string
 	adminDB string
+	dbName  string
 	admin   [2]string
 	client  *http.Client
 }
@@ -51,7 +54,7 @@ func startSystem(ctx context.Context) (*system, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &system{stack: stack, dataDir: cfg.DataDir,
+	s := &system{stack: stack, dataDir: cfg.DataDir, dbName: cfg.DatabaseName,
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1000, MaxConnsPerHost: 0}}}
 	if err := stack.EnsureServers(ctx, true); err != nil {
 		stack.Stop()
@@ -73,7 +76,17 @@ func startSystem(ctx context.Context) (*system, error) {
 	return s, nil
 }
 
-func (s *system) stop() { s.stack.Stop() }
+// stop stops what the bench started and drops its database.
+func (s *system) stop() {
+	s.stack.Stop()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, s.adminDB)
+	if err != nil {
+		return
+	}
+	defer conn.Close(ctx)
+	_, _ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{s.dbName}.Sanitize()+" WITH (FORCE)")
+}
 
 func (s *system) pid(name string) int { return s.stack.Pid(name) }
 

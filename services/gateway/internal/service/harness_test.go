@@ -215,9 +215,11 @@ type sse struct {
 	lines chan string
 }
 
-func (h *harness) events(lastEventID string) *sse {
+func (h *harness) events(lastEventID string) *sse { return h.eventsAt("/events", lastEventID) }
+
+func (h *harness) eventsAt(path, lastEventID string) *sse {
 	h.t.Helper()
-	req, _ := http.NewRequestWithContext(h.t.Context(), http.MethodGet, h.url+"/events", nil)
+	req, _ := http.NewRequestWithContext(h.t.Context(), http.MethodGet, h.url+path, nil)
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)
 	}

@@ -3,6 +3,7 @@ package service_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -233,4 +234,21 @@ func TestADecisionAnotherAdminTookShowsAsSuch(t *testing.T) {
 	assert.Contains(t, body, "rejected")
 	assert.Contains(t, body, "other_admin")
 	assert.Contains(t, body, "decided by another admin meanwhile")
+}
+
+func TestTheFirstConnectionCatchesUpFromWhereThePageWasRendered(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	h.login()
+	resp, body, _ := h.page("/orders")
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	m := regexp.MustCompile(`sse-connect="/events\?after=(\d+)"`).FindStringSubmatch(body)
+	require.NotNil(t, m, "the page says where its stream starts")
+	// An order of alice's is decided between the render and the stream's connection.
+	orderID := events.NewID()
+	h.publish(events.OrderApproved(events.OrderDecision{OrderID: orderID, UserID: userID, AdminID: events.NewID(),
+		AdminUsername: "root", DecidedAt: time.Now()}), 2)
+	stream := h.eventsAt("/events?after="+m[1], "")
+	_, name, _ := stream.next(t)
+	assert.Equal(t, "order-"+orderID, name)
 }

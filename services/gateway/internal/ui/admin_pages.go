@@ -104,6 +104,7 @@ func (u *UI) Dashboard(w http.ResponseWriter, r *http.Request) {
 	if !u.allOrders(w, r, token, &v) {
 		return
 	}
+	v.LastSeq = u.lastSeq(r.Context())
 	u.render(w, r, http.StatusOK, "admin", "", v)
 }
 

@@ -40,8 +40,14 @@ func (u *UI) Events(w http.ResponseWriter, r *http.Request) {
 	_, _ = fmt.Fprint(w, "retry: 2000\n\n")
 	_ = rc.Flush()
 
+	// Where to resume: the browser's Last-Event-ID after a reconnect, or on the first
+	// connection the stream position the page was rendered at.
+	resume := r.Header.Get("Last-Event-ID")
+	if resume == "" {
+		resume = r.URL.Query().Get("after")
+	}
 	var sent uint64
-	if last, err := strconv.ParseUint(r.Header.Get("Last-Event-ID"), 10, 64); err == nil && last > 0 {
+	if last, err := strconv.ParseUint(resume, 10, 64); err == nil {
 		missed, err := live.Replay(r.Context(), u.js, last, s.UserID, adminView)
 		if err != nil {
 			u.log.WarnContext(r.Context(), "replay for a reconnecting browser failed", "error", err)

@@ -126,6 +126,7 @@ func (u *UI) MyOrders(w http.ResponseWriter, r *http.Request) {
 		v.Next = page + 1
 	}
 	v.LiveNew = page == 1 && (v.Status == "" || v.Status == "pending")
+	v.LastSeq = u.lastSeq(r.Context())
 	block := ""
 	if htmx && r.Header.Get("HX-Target") == "orders-table" {
 		block = "orders-table"

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/caasdemo/orderdemo/events"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/live"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/session"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/upstream"
@@ -62,7 +63,8 @@ type view struct {
 	Prev      int
 	Next      int
 	Created   upstream.Created
-	LiveNew   bool // new orders appear at the top of this table as they are placed
+	LiveNew   bool   // new orders appear at the top of this table as they are placed
+	LastSeq   uint64 // the ORDERS stream's last sequence when the page was rendered
 }
 
 type ctxKey int
@@ -225,4 +227,18 @@ func clientAddr(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// lastSeq is the ORDERS stream's last sequence: a page rendered now opens its event stream
+// after it, so nothing that happens between the render and the connection is missed.
+func (u *UI) lastSeq(ctx context.Context) uint64 {
+	st, err := u.js.Stream(ctx, events.OrdersStream.Name)
+	if err != nil {
+		return 0
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0
+	}
+	return info.State.LastSeq
 }

@@ -1,7 +1,8 @@
 // Package consumer runs durable JetStream consumers whose handlers write to PostgreSQL, with
 // the guarantees the event backbone promises:
 //
-//   - explicit acknowledgement, only after the handler's transaction committed;
+//   - explicit acknowledgement, only after the handler's transaction committed (a batch of up
+//     to 100 events per transaction, each in its own savepoint);
 //   - idempotency: the event id is recorded in processed_events in that same transaction, so
 //     an event delivered twice (a redelivery, a republished duplicate) has one effect;
 //   - bounded redelivery with backoff; after the last delivery the message is parked in
@@ -24,6 +25,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/caasdemo/orderdemo/events"
@@ -124,85 +126,150 @@ func (r *Runner) Ensure(ctx context.Context, spec Spec) (jetstream.Consumer, err
 	return cons, nil
 }
 
-// Run consumes until ctx ends, one message at a time in stream order, and returns nil then.
+// batchSize is how many messages one transaction applies at most: one commit (one fsync)
+// for the batch instead of one per event, each event in its own savepoint.
+const batchSize = 100
+
+// Run consumes until ctx ends, in stream order, and returns nil then.
 func (r *Runner) Run(ctx context.Context, spec Spec) error {
 	spec = spec.withDefaults()
 	cons, err := r.Ensure(ctx, spec)
 	if err != nil {
 		return err
 	}
-	cc, err := cons.Consume(func(msg jetstream.Msg) { r.handle(ctx, spec, msg) },
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			r.log.Debug("consume", "consumer", spec.Durable, "error", err)
-		}))
-	if err != nil {
-		return fmt.Errorf("consume %s: %w", spec.Durable, err)
+	for ctx.Err() == nil {
+		// Take what is waiting, up to a batch; when nothing is, wait for the next message.
+		msgs, err := fetch(cons.FetchNoWait(batchSize))
+		if err == nil && len(msgs) == 0 {
+			msgs, err = fetch(cons.Fetch(1, jetstream.FetchMaxWait(time.Second)))
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				r.log.Debug("fetch", "consumer", spec.Durable, "error", err)
+				sleep(ctx, time.Second)
+			}
+			continue
+		}
+		if len(msgs) > 0 {
+			r.handle(ctx, spec, msgs)
+		}
 	}
-	<-ctx.Done()
-	cc.Drain()
-	<-cc.Closed()
 	return nil
 }
 
-func (r *Runner) handle(ctx context.Context, spec Spec, msg jetstream.Msg) {
-	md, err := msg.Metadata()
+func fetch(batch jetstream.MessageBatch, err error) ([]jetstream.Msg, error) {
 	if err != nil {
-		r.log.Error("message without metadata", "consumer", spec.Durable, "error", err)
-		_ = msg.Term()
-		return
+		return nil, err
 	}
-	d := Delivery{Stream: md.Stream, StreamSeq: md.Sequence.Stream, Subject: msg.Subject(), Deliveries: md.NumDelivered}
-	log := r.log.With("consumer", spec.Durable, "stream", d.Stream, "seq", d.StreamSeq)
-
-	env, err := events.Decode(msg.Data())
-	if err != nil { // no later delivery can fix the bytes: park at once
-		r.parkOrRetry(ctx, spec, msg, d, events.Envelope{}, fmt.Errorf("undecodable: %w", err), log)
-		return
+	var msgs []jetstream.Msg
+	for msg := range batch.Messages() {
+		msgs = append(msgs, msg)
 	}
-	applied, err := r.apply(ctx, spec, env, d, nil)
-	if ctx.Err() != nil {
-		// Shutting down: leave the message unacknowledged; it is delivered again after the
-		// restart (and applied once, as its id was not recorded).
-		return
+	if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, nats.ErrTimeout) {
+		return msgs, err
 	}
-	if err == nil {
-		if !applied {
-			log.Debug("duplicate event skipped", "event_id", env.ID)
-		}
-		if err := msg.Ack(); err != nil {
-			log.Warn("ack failed; the event will be delivered again and skipped", "error", err)
-		}
-		return
-	}
-	if d.Deliveries >= uint64(spec.MaxAttempts) {
-		r.parkOrRetry(ctx, spec, msg, d, env, err, log)
-		return
-	}
-	log.Warn("handler failed; will retry", "event_id", env.ID, "type", env.Type, "delivery", d.Deliveries, "error", err)
-	_ = msg.NakWithDelay(spec.delay(d.Deliveries))
+	return msgs, nil
 }
 
-// apply runs the handler and records the event id in one transaction. It reports false when
-// the event had been applied before. extra, when set, runs in the same transaction.
-func (r *Runner) apply(ctx context.Context, spec Spec, env events.Envelope, d Delivery, extra func(pgx.Tx) error) (applied bool, err error) {
-	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO processed_events (consumer, event_id, stream, stream_seq)
-			VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, spec.Durable, env.ID, d.Stream, int64(d.StreamSeq))
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// item is one message of a batch and what became of it.
+type item struct {
+	msg jetstream.Msg
+	d   Delivery
+	env events.Envelope
+	err error
+	dup bool
+}
+
+// handle applies a batch in one transaction, each event in a savepoint so that one failing
+// event does not undo the others, then acknowledges, redelivers or parks each message.
+func (r *Runner) handle(ctx context.Context, spec Spec, msgs []jetstream.Msg) {
+	log := r.log.With("consumer", spec.Durable)
+	var items []*item
+	for _, msg := range msgs {
+		md, err := msg.Metadata()
 		if err != nil {
-			return fmt.Errorf("record processed event: %w", err)
+			log.Error("message without metadata", "error", err)
+			_ = msg.Term()
+			continue
 		}
-		if extra != nil {
-			if err := extra(tx); err != nil {
+		it := &item{msg: msg, d: Delivery{Stream: md.Stream, StreamSeq: md.Sequence.Stream, Subject: msg.Subject(), Deliveries: md.NumDelivered}}
+		env, err := events.Decode(msg.Data())
+		if err != nil { // no later delivery can fix the bytes: park at once
+			r.parkOrRetry(ctx, spec, msg, it.d, events.Envelope{}, fmt.Errorf("undecodable: %w", err), log.With("seq", it.d.StreamSeq))
+			continue
+		}
+		it.env = env
+		items = append(items, it)
+	}
+	if len(items) == 0 {
+		return
+	}
+	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		for _, it := range items {
+			if _, err := tx.Exec(ctx, "SAVEPOINT event"); err != nil {
+				return err
+			}
+			applied, err := r.applyIn(ctx, tx, spec, it.env, it.d)
+			it.dup = err == nil && !applied
+			if err != nil {
+				it.err = err
+				if _, err := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT event"); err != nil {
+					return err
+				}
+				continue
+			}
+			if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT event"); err != nil {
 				return err
 			}
 		}
-		if tag.RowsAffected() == 0 {
-			return nil // applied before: a duplicate
-		}
-		applied = true
-		return safely(func() error { return spec.Handle(ctx, tx, env, d) })
+		return nil
 	})
-	return applied, err
+	if ctx.Err() != nil {
+		// Shutting down: leave the messages unacknowledged; they are delivered again after
+		// the restart (and applied once, as their ids were not recorded).
+		return
+	}
+	for _, it := range items {
+		if err != nil && it.err == nil {
+			it.err = err // the batch did not commit
+		}
+		l := log.With("stream", it.d.Stream, "seq", it.d.StreamSeq)
+		switch {
+		case it.err == nil:
+			if it.dup {
+				l.Debug("duplicate event skipped", "event_id", it.env.ID)
+			}
+			if err := it.msg.Ack(); err != nil {
+				l.Warn("ack failed; the event will be delivered again and skipped", "error", err)
+			}
+		case it.d.Deliveries >= uint64(spec.MaxAttempts):
+			r.parkOrRetry(ctx, spec, it.msg, it.d, it.env, it.err, l)
+		default:
+			l.Warn("handler failed; will retry", "event_id", it.env.ID, "type", it.env.Type, "delivery", it.d.Deliveries, "error", it.err)
+			_ = it.msg.NakWithDelay(spec.delay(it.d.Deliveries))
+		}
+	}
+}
+
+// applyIn records the event id and runs the handler inside tx. It reports false when the
+// event had been applied before (a duplicate: the handler is not run).
+func (r *Runner) applyIn(ctx context.Context, tx pgx.Tx, spec Spec, env events.Envelope, d Delivery) (bool, error) {
+	tag, err := tx.Exec(ctx, `INSERT INTO processed_events (consumer, event_id, stream, stream_seq)
+		VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`, spec.Durable, env.ID, d.Stream, int64(d.StreamSeq))
+	if err != nil {
+		return false, fmt.Errorf("record processed event: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return false, nil
+	}
+	return true, safely(func() error { return spec.Handle(ctx, tx, env, d) })
 }
 
 // parkOrRetry parks the message and terminates it; if parking fails the message is
@@ -281,8 +348,11 @@ func (r *Runner) Redrive(ctx context.Context, spec Spec, id int64) error {
 		return fmt.Errorf("dead letter %d: %w", id, err)
 	}
 	d := Delivery{Stream: dl.Stream, StreamSeq: uint64(dl.StreamSeq), Subject: dl.Subject, Deliveries: uint64(dl.Deliveries) + 1}
-	_, err = r.apply(ctx, spec, env, d, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE dead_letters SET redriven_at = now() WHERE id = $1`, id)
+	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE dead_letters SET redriven_at = now() WHERE id = $1`, id); err != nil {
+			return err
+		}
+		_, err := r.applyIn(ctx, tx, spec, env, d)
 		return err
 	})
 	if err != nil {

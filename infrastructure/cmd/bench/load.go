@@ -77,17 +77,17 @@ func (s *system) createOrder(u user) error {
 	return nil
 }
 
-// closedLoop has every user create orders back to back for d.
-func closedLoop(ctx context.Context, s *system, users []user, d time.Duration) *Result {
+// closed runs workers that each call call back to back for d, and measures the calls.
+func closed(ctx context.Context, workers int, d time.Duration, call func(worker int) error) *Result {
 	var rec recorder
 	deadline := time.Now().Add(d)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for _, u := range users {
+	for w := range workers {
 		wg.Go(func() {
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				t := time.Now()
-				if err := s.createOrder(u); err != nil {
+				if err := call(w); err != nil {
 					rec.errors.Add(1)
 					continue
 				}
@@ -97,6 +97,11 @@ func closedLoop(ctx context.Context, s *system, users []user, d time.Duration) *
 	}
 	wg.Wait()
 	return rec.result(time.Since(start))
+}
+
+// closedLoop has every user create orders back to back for d.
+func closedLoop(ctx context.Context, s *system, users []user, d time.Duration) *Result {
+	return closed(ctx, len(users), d, func(i int) error { return s.createOrder(users[i]) })
 }
 
 // openLoop offers rate orders per second for d, whatever the answers' pace; latency counts
@@ -157,31 +162,15 @@ func rawInsertRate(ctx context.Context, adminURL string, conns int, d time.Durat
 		CREATE INDEX ON outbox (id) WHERE published_at IS NULL`); err != nil {
 		return nil, err
 	}
-	var rec recorder
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range conns {
-		wg.Go(func() {
-			for time.Now().Before(deadline) {
-				t := time.Now()
-				err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-					if _, err := tx.Exec(ctx, `INSERT INTO orders (id, user_id, item) VALUES (gen_random_uuid(), gen_random_uuid(), 'x')`); err != nil {
-						return err
-					}
-					_, err := tx.Exec(ctx, `INSERT INTO outbox (event_id, envelope) VALUES (gen_random_uuid(), '\x7b7d')`)
-					return err
-				})
-				if err != nil {
-					rec.errors.Add(1)
-					continue
-				}
-				rec.ok(time.Since(t))
+	return closed(ctx, conns, d, func(int) error {
+		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `INSERT INTO orders (id, user_id, item) VALUES (gen_random_uuid(), gen_random_uuid(), 'x')`); err != nil {
+				return err
 			}
+			_, err := tx.Exec(ctx, `INSERT INTO outbox (event_id, envelope) VALUES (gen_random_uuid(), '\x7b7d')`)
+			return err
 		})
-	}
-	wg.Wait()
-	return rec.result(time.Since(start)), nil
+	}), nil
 }
 
 // rawPublishRate publishes to a scratch file stream (synchronously, 16 publishers) for d.
@@ -199,64 +188,36 @@ func rawPublishRate(ctx context.Context, natsURL string, d time.Duration) (*Resu
 		return nil, err
 	}
 	defer js.DeleteStream(context.Background(), "BENCH") //nolint:errcheck
-	var rec recorder
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	var wg sync.WaitGroup
 	payload := []byte(strings.Repeat("x", 600))
-	for range 16 {
-		wg.Go(func() {
-			for time.Now().Before(deadline) {
-				t := time.Now()
-				if _, err := js.Publish(ctx, "bench.x", payload); err != nil {
-					rec.errors.Add(1)
-					continue
-				}
-				rec.ok(time.Since(t))
-			}
-		})
-	}
-	wg.Wait()
-	return rec.result(time.Since(start)), nil
+	return closed(ctx, 16, d, func(int) error {
+		_, err := js.Publish(ctx, "bench.x", payload)
+		return err
+	}), nil
 }
 
 // loginStorm measures the bcrypt bound here (cores ÷ one cost-12 hash), then logs in from
 // many clients at once for d while ten users keep creating orders.
 func loginStorm(ctx context.Context, s *system, users []user, d time.Duration) (bound float64, storm, orders *Result, err error) {
 	t := time.Now()
-	h, _ := bcrypt.GenerateFromPassword([]byte("bench password"), 12)
-	one := time.Since(t)
-	_ = h
-	bound = float64(runtime.NumCPU()) / one.Seconds()
+	_, _ = bcrypt.GenerateFromPassword([]byte("bench password"), 12)
+	bound = float64(runtime.NumCPU()) / time.Since(t).Seconds()
 
-	var rec recorder
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	var wg sync.WaitGroup
 	done := make(chan *Result, 1)
 	go func() { done <- closedLoop(ctx, s, users[:10], d) }()
-	for i := range 4 * runtime.NumCPU() {
+	storm = closed(ctx, 4*runtime.NumCPU(), d, func(i int) error {
 		u := users[i%len(users)]
-		wg.Go(func() {
-			for time.Now().Before(deadline) {
-				t := time.Now()
-				resp, err := s.client.PostForm(s.url("auth", "/auth/token"), map[string][]string{"username": {u.name}, "password": {"bench password"}})
-				if err != nil {
-					rec.errors.Add(1)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					rec.errors.Add(1) // 503 while the pool is full: refused fast, by design
-					continue
-				}
-				rec.ok(time.Since(t))
-			}
-		})
-	}
-	wg.Wait()
-	return bound, rec.result(time.Since(start)), <-done, nil
+		resp, err := s.client.PostForm(s.url("auth", "/auth/token"), map[string][]string{"username": {u.name}, "password": {"bench password"}})
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s", resp.Status) // 503 while the pool is full: refused fast, by design
+		}
+		return nil
+	})
+	return bound, storm, <-done, nil
 }
 
 // replayRate tops the streams up to n events and times a full replay through the audit API.

@@ -191,31 +191,18 @@ func (s *system) placeOrder(u user) (string, error) {
 
 // pages requests path with every session at once, in a closed loop, for d.
 func pages(ctx context.Context, s *system, sessions []*browserSession, path string, d time.Duration) *Result {
-	var rec recorder
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for _, b := range sessions {
-		wg.Go(func() {
-			for time.Now().Before(deadline) && ctx.Err() == nil {
-				t := time.Now()
-				resp, err := b.client.Get(s.url("gateway", path))
-				if err != nil {
-					rec.errors.Add(1)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					rec.errors.Add(1)
-					continue
-				}
-				rec.ok(time.Since(t))
-			}
-		})
-	}
-	wg.Wait()
-	return rec.result(time.Since(start))
+	return closed(ctx, len(sessions), d, func(i int) error {
+		resp, err := sessions[i].client.Get(s.url("gateway", path))
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s", resp.Status)
+		}
+		return nil
+	})
 }
 
 // manyStreams opens n event streams spread over the sessions and returns the gateway's

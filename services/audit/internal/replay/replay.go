@@ -120,10 +120,7 @@ func (r *Replayer) run(ctx context.Context, set projection.Set, verify bool, p *
 		if err != nil {
 			return fmt.Errorf("stream %s: %w", name, err)
 		}
-		info, err := st.Info(ctx)
-		if err != nil {
-			return fmt.Errorf("stream %s: %w", name, err)
-		}
+		info := st.CachedInfo() // js.Stream has just fetched it
 		targets[name] = info.State.LastSeq
 		p.Total += int64(info.State.Msgs)
 	}
@@ -263,10 +260,7 @@ func (r *Replayer) swap(ctx context.Context, set projection.Set, targets map[str
 			if err != nil {
 				return err
 			}
-			info, err := st.Info(ctx)
-			if err != nil {
-				return err
-			}
+			info := st.CachedInfo() // fetched by js.Stream just now
 			if info.State.LastSeq > targets[name] {
 				err := r.read(ctx, name, targets[name]+1, info.State.LastSeq, func(batch []projection.Record, consumed int) error {
 					p.Done += int64(consumed)

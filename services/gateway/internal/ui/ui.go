@@ -232,13 +232,9 @@ func clientAddr(r *http.Request) string {
 // lastSeq is the ORDERS stream's last sequence: a page rendered now opens its event stream
 // after it, so nothing that happens between the render and the connection is missed.
 func (u *UI) lastSeq(ctx context.Context) uint64 {
-	st, err := u.js.Stream(ctx, events.OrdersStream.Name)
+	st, err := u.js.Stream(ctx, events.OrdersStream.Name) // fetches the stream's info
 	if err != nil {
 		return 0
 	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return 0
-	}
-	return info.State.LastSeq
+	return st.CachedInfo().State.LastSeq
 }

@@ -144,6 +144,16 @@ func TestGoldenJourneyInARealBrowser(t *testing.T) {
 		chromedp.Evaluate(`window.__noReload`, &mark),
 	)
 	assert.Equal(t, "still here", mark, "the page was not reloaded")
+
+	// An event for a row the page already shows (its stream opened a little behind what it
+	// rendered) does not add the row twice; a new row is let through.
+	var dropped, passed bool
+	b.run(t, 5*time.Second,
+		chromedp.Evaluate(`!htmx.trigger("#orders-body", "htmx:sseBeforeMessage", {data: '\n<tr id="order-`+orderID+`">'})`, &dropped),
+		chromedp.Evaluate(`htmx.trigger("#orders-body", "htmx:sseBeforeMessage", {data: '\n<tr id="order-new">'})`, &passed),
+	)
+	assert.True(t, dropped, "a duplicate row is dropped")
+	assert.True(t, passed, "a new row passes")
 	t.Logf("golden journey (register → login → order → approval seen live): %s", time.Since(started).Round(time.Millisecond))
 
 	// Logout ends the session: the orders page sends us to the login.
@@ -178,9 +188,9 @@ func TestFilterPaginationAndCSRFInTheBrowser(t *testing.T) {
 		chromedp.Click(`main button[type=submit]`),
 		chromedp.WaitVisible(`[data-testid=orders]`),
 	)
-	// Twelve orders through the page's own form posts, one of them approved.
+	// Twenty-two orders through the page's own form posts, one of them approved.
 	var first string
-	for i := range 12 {
+	for i := range 22 {
 		var id string
 		b.run(t, 10*time.Second,
 			chromedp.Navigate(sys.gateway+"/orders/new"),
@@ -204,8 +214,8 @@ func TestFilterPaginationAndCSRFInTheBrowser(t *testing.T) {
 		chromedp.Evaluate(`document.querySelectorAll("#orders-body tr").length`, &rows),
 		chromedp.Text(`.level-left`, &total),
 	)
-	assert.Equal(t, 10, rows, "a page of ten, newest first")
-	assert.Contains(t, total, "12 orders")
+	assert.Equal(t, 20, rows, "a page of twenty, newest first")
+	assert.Contains(t, total, "22 orders")
 
 	var secondPage []string
 	b.run(t, 10*time.Second,

@@ -150,6 +150,9 @@ func (s *Stack) serviceEnv(name string) []string {
 		"HTTP_ADDR": "127.0.0.1:" + strconv.Itoa(s.cfg.Services.Port(name)),
 		"NATS_URL":  s.NATSURL,
 	}
+	if port := s.DebugPorts[name]; port != 0 {
+		vars["DEBUG_ADDR"] = "127.0.0.1:" + strconv.Itoa(port)
+	}
 	switch name {
 	case "auth":
 		vars["DATABASE_URL"] = s.DatabaseURL

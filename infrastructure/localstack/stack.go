@@ -57,6 +57,10 @@ type Stack struct {
 	ValkeyURL        string
 	NATSURL          string
 
+	// DebugPorts, when set before StartServices, gives each named service a profiling
+	// listener (DEBUG_ADDR) on that port of 127.0.0.1; the bench uses it.
+	DebugPorts map[string]int
+
 	processes []*Process
 	nats      *natsserver.Server
 }

@@ -56,6 +56,7 @@ func startSystem(ctx context.Context) (*system, error) {
 	}
 	s := &system{stack: stack, dataDir: cfg.DataDir, dbName: cfg.DatabaseName,
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1000, MaxConnsPerHost: 0}}}
+	stack.DebugPorts = map[string]int{"auth": freePort(), "order": freePort(), "audit": freePort(), "gateway": freePort()}
 	if err := stack.EnsureServers(ctx, true); err != nil {
 		stack.Stop()
 		return nil, err

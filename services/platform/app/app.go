@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 type Base struct {
 	LogLevel slog.Level `env:"LOG_LEVEL" default:"info"`
 	HTTP     httpserver.Config
+	Debug    DebugConfig
 }
 
 // Platform returns the shared part of a configuration.
@@ -45,9 +47,24 @@ type Configuration[C any] interface {
 // Runner runs a service until ctx ends. It returns nil after a clean shutdown.
 type Runner[C any] func(ctx context.Context, cfg *C, log *slog.Logger) error
 
+// DefaultMemoryLimit is the soft memory limit of a service when GOMEMLIMIT is not set: the
+// garbage collector works harder as the process nears it, instead of letting the heap grow
+// to twice what is live (GOGC=100), so a service stays well inside its container's budget.
+// It is soft: a service that needs more gets more. A service whose footprint grows with its
+// clients (the gateway's event streams) passes a larger one to Main.
+const DefaultMemoryLimit = 32 << 20
+
 // Main is the whole main function of a service; defaultAddr is its listen address when
-// HTTP_ADDR is not set. It exits the process.
-func Main[C any, P Configuration[C]](service, defaultAddr string, run Runner[C]) {
+// HTTP_ADDR is not set; memoryLimit, when given, replaces DefaultMemoryLimit. It exits the
+// process.
+func Main[C any, P Configuration[C]](service, defaultAddr string, run Runner[C], memoryLimit ...int64) {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		limit := int64(DefaultMemoryLimit)
+		if len(memoryLimit) > 0 {
+			limit = memoryLimit[0]
+		}
+		debug.SetMemoryLimit(limit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := Run[C, P](ctx, service, defaultAddr, os.Args[1:], os.LookupEnv, os.Stdout, run)
 	stop()
@@ -71,6 +88,10 @@ func Run[C any, P Configuration[C]](ctx context.Context, service, defaultAddr st
 		return healthcheck(ctx, base.HTTP.Addr, log)
 	}
 	log.Info("starting", "config", config.Describe(cfg))
+	if err := serveDebug(ctx, base.Debug, log); err != nil {
+		log.Error("cannot start", "error", err.Error())
+		return 1
+	}
 	if err := run(ctx, (*C)(cfg), log); err != nil {
 		log.Error("stopped with an error", "error", err.Error())
 		return 1

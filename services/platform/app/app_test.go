@@ -5,10 +5,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/caasdemo/orderdemo/services/platform/app"
 	"github.com/caasdemo/orderdemo/services/platform/authtoken"
@@ -71,4 +74,37 @@ func TestClosersRunInReverseOrder(t *testing.T) {
 	c.Close()
 	c.Close()
 	assert.Equal(t, []string{"nats", "pool"}, order)
+}
+
+func TestDebugAddrMustBeLoopback(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	code := app.Run(t.Context(), "order", ":8002", nil, lookup(map[string]string{
+		"JWT_SECRET": "k7Jd0qWm3ZbLx9VtR2yHc5NpF8sGa4Ue1", "DEBUG_ADDR": "0.0.0.0:6060",
+	}), &out, func(context.Context, *testConfig, *slog.Logger) error { return nil })
+	assert.Equal(t, 2, code)
+	assert.Contains(t, out.String(), `DEBUG_ADDR=\"0.0.0.0:6060\": must be a loopback address`)
+}
+
+func TestDebugAddrServesProfilesWhileTheServiceRuns(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	var out bytes.Buffer
+	var status int
+	code := app.Run(t.Context(), "order", ":8002", nil, lookup(map[string]string{
+		"JWT_SECRET": "k7Jd0qWm3ZbLx9VtR2yHc5NpF8sGa4Ue1", "DEBUG_ADDR": addr,
+	}), &out, func(context.Context, *testConfig, *slog.Logger) error {
+		resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		status = resp.StatusCode
+		return nil
+	})
+	assert.Equal(t, 0, code, out.String())
+	assert.Equal(t, http.StatusOK, status)
 }

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,6 +63,10 @@ type Spec struct {
 	Backoff []time.Duration
 	AckWait time.Duration // how long a delivery may take before it is redelivered; default 30s
 	Handle  Handler
+	// Committed, when set, is called after a batch in which at least one event was applied
+	// has committed: what the handler wrote is visible from then on (a read model's cache
+	// can be invalidated here, never inside the handler, where the writes are not yet visible).
+	Committed func()
 }
 
 func (s Spec) withDefaults() Spec {
@@ -231,6 +236,9 @@ func (r *Runner) handle(ctx context.Context, spec Spec, msgs []jetstream.Msg) {
 		}
 		return nil
 	})
+	if err == nil && spec.Committed != nil && slices.ContainsFunc(items, func(it *item) bool { return it.err == nil && !it.dup }) {
+		spec.Committed()
+	}
 	if ctx.Err() != nil {
 		// Shutting down: leave the messages unacknowledged; they are delivered again after
 		// the restart (and applied once, as their ids were not recorded).
@@ -348,15 +356,19 @@ func (r *Runner) Redrive(ctx context.Context, spec Spec, id int64) error {
 		return fmt.Errorf("dead letter %d: %w", id, err)
 	}
 	d := Delivery{Stream: dl.Stream, StreamSeq: uint64(dl.StreamSeq), Subject: dl.Subject, Deliveries: uint64(dl.Deliveries) + 1}
+	applied := false
 	err = pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE dead_letters SET redriven_at = now() WHERE id = $1`, id); err != nil {
 			return err
 		}
-		_, err := r.applyIn(ctx, tx, spec, env, d)
+		applied, err = r.applyIn(ctx, tx, spec, env, d)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("redrive %d: %w", id, err)
+	}
+	if applied && spec.Committed != nil {
+		spec.Committed()
 	}
 	return nil
 }

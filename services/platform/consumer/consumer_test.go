@@ -201,3 +201,23 @@ func TestConsumerConfigIsDurableExplicitAndIdempotent(t *testing.T) {
 		assert.Equal(t, 30*time.Second, info.Config.AckWait)
 	}
 }
+
+func TestCommittedIsCalledWhenTheWritesAreVisible(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	envs := []events.Envelope{orderEvent(t), orderEvent(t), orderEvent(t)}
+	for _, env := range envs {
+		f.publish(t, env, "")
+	}
+	// Each call counts the rows a reader outside the transaction sees at that moment.
+	var seen atomic.Int64
+	f.run(t, consumer.Spec{Stream: "ORDERS", Durable: "committed", Backoff: fast, Handle: project,
+		Committed: func() {
+			var n int64
+			if err := f.pool.QueryRow(context.Background(), `SELECT count(*) FROM applied`).Scan(&n); err == nil {
+				seen.Store(max(seen.Load(), n))
+			}
+		}})
+	require.Eventually(t, func() bool { return seen.Load() == int64(len(envs)) }, 5*time.Second, 10*time.Millisecond,
+		"after the last commit, Committed must see every applied row")
+}

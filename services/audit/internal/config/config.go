@@ -23,6 +23,17 @@ type Config struct {
 	// OrderURL is the order service, asked for the true order counts when a replay verifies.
 	OrderURL string `env:"ORDER_URL" default:"http://127.0.0.1:8002"`
 	Consumer Consumer
+	// StatsMaxAge bounds how old the statistics GET /audit/stats answers with may be: the
+	// dashboards opening within it share one computation. 0 computes them on every request.
+	StatsMaxAge time.Duration `env:"STATS_MAX_AGE" default:"1s"`
+}
+
+// Validate checks the statistics' maximum age.
+func (c Config) Validate() error {
+	if c.StatsMaxAge < 0 {
+		return errors.New("STATS_MAX_AGE must not be negative")
+	}
+	return nil
 }
 
 // Consumer tunes redelivery of the projection consumers.

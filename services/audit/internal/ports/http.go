@@ -26,6 +26,7 @@ import (
 // HTTP serves the audit API.
 type HTTP struct {
 	pool      *pgxpool.Pool
+	cache     *projection.StatsCache
 	verifier  *authtoken.Verifier
 	runner    *consumer.Runner
 	consumers map[string]consumer.Spec
@@ -34,12 +35,12 @@ type HTTP struct {
 }
 
 // NewHTTP returns the handlers; consumers are the live consumers by name, for re-drives.
-func NewHTTP(pool *pgxpool.Pool, v *authtoken.Verifier, runner *consumer.Runner, consumers []consumer.Spec, replays *replay.Control, log *slog.Logger) *HTTP {
+func NewHTTP(pool *pgxpool.Pool, stats *projection.StatsCache, v *authtoken.Verifier, runner *consumer.Runner, consumers []consumer.Spec, replays *replay.Control, log *slog.Logger) *HTTP {
 	byName := map[string]consumer.Spec{}
 	for _, c := range consumers {
 		byName[c.Durable] = c
 	}
-	return &HTTP{pool: pool, verifier: v, runner: runner, consumers: byName, replays: replays, log: log}
+	return &HTTP{pool: pool, cache: stats, verifier: v, runner: runner, consumers: byName, replays: replays, log: log}
 }
 
 // Routes mounts the whole surface of the service; every route needs the admin scope.
@@ -154,7 +155,7 @@ func deref(s *string) string {
 }
 
 func (h *HTTP) stats(w http.ResponseWriter, r *http.Request) {
-	s, err := projection.ReadStats(r.Context(), h.pool)
+	s, err := h.cache.Get(r.Context())
 	if err != nil {
 		problem.Write(w, r, h.log, err)
 		return

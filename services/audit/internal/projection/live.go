@@ -15,9 +15,8 @@ import (
 // renames the tables, so no live write lands in a table being swapped out.
 const SwapLock = 0x61756469 // "audi"
 
-// Handler applies one delivered event to the live tables of every projection. changed, when
-// set, is told that the statistics may have changed.
-func Handler(changed func()) consumer.Handler {
+// Handler applies one delivered event to the live tables of every projection.
+func Handler() consumer.Handler {
 	return func(ctx context.Context, tx pgx.Tx, ev events.Envelope, d consumer.Delivery) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1)`, SwapLock); err != nil {
 			return fmt.Errorf("swap lock: %w", err)
@@ -31,12 +30,6 @@ func Handler(changed func()) consumer.Handler {
 			return err
 		}
 		rec := Record{Env: ev, Payload: p, Raw: raw, Stream: d.Stream, Seq: d.StreamSeq}
-		if err := Apply(ctx, tx, Live, Set{AuditLog: true, Orders: true}, []Record{rec}); err != nil {
-			return err
-		}
-		if changed != nil {
-			changed()
-		}
-		return nil
+		return Apply(ctx, tx, Live, Set{AuditLog: true, Orders: true}, []Record{rec})
 	}
 }

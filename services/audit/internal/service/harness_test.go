@@ -46,6 +46,7 @@ func start(t *testing.T, extra ...string) *harness {
 		"JWT_SECRET":            testenv.JWTSecret,
 		"CONSUMER_MAX_ATTEMPTS": "3",
 		"CONSUMER_RETRY_BASE":   "10ms",
+		"STATS_MAX_AGE":         "0", // every read sees the latest writes
 	}}
 	for i := 0; i+1 < len(extra); i += 2 {
 		h.env[extra[i]] = extra[i+1]

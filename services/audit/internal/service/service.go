@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 
 	"github.com/caasdemo/orderdemo/events"
@@ -48,14 +47,15 @@ type Service struct {
 	closers  app.Closers
 }
 
-// Consumers are the live projection consumers, one per stream.
-func Consumers(cfg config.Consumer, changed func()) []consumer.Spec {
-	handle := projection.Handler(changed)
+// Consumers are the live projection consumers, one per stream; committed is told after each
+// commit that applied events (the statistics may have changed).
+func Consumers(cfg config.Consumer, committed func()) []consumer.Spec {
+	handle := projection.Handler()
 	return []consumer.Spec{
 		{Stream: events.AuthStream.Name, Durable: "audit-auth", Subjects: []string{"auth.>"},
-			MaxAttempts: cfg.MaxAttempts, Backoff: cfg.Backoff(), Handle: handle},
+			MaxAttempts: cfg.MaxAttempts, Backoff: cfg.Backoff(), Handle: handle, Committed: committed},
 		{Stream: events.OrdersStream.Name, Durable: "audit-orders", Subjects: []string{"orders.>"},
-			MaxAttempts: cfg.MaxAttempts, Backoff: cfg.Backoff(), Handle: handle},
+			MaxAttempts: cfg.MaxAttempts, Backoff: cfg.Backoff(), Handle: handle, Committed: committed},
 	}
 }
 
@@ -84,7 +84,8 @@ func New(ctx, base context.Context, cfg *config.Config, log *slog.Logger) (_ *Se
 		}
 		s.Workers = append(s.Workers, func(ctx context.Context) error { return runner.Run(ctx, spec) })
 	}
-	s.Workers = append(s.Workers, func(ctx context.Context) error { return notifyStats(ctx, pool, nc, &dirty, log) })
+	stats := projection.NewStatsCache(pool, cfg.StatsMaxAge)
+	s.Workers = append(s.Workers, func(ctx context.Context) error { return notifyStats(ctx, stats, nc, &dirty, log) })
 
 	issuer := authtoken.NewIssuer(cfg.Token, time.Now)
 	truth := adapters.OrderCounts{BaseURL: cfg.OrderURL, Issuer: issuer,
@@ -92,7 +93,7 @@ func New(ctx, base context.Context, cfg *config.Config, log *slog.Logger) (_ *Se
 	s.Replayer = replay.New(pool, js, truth, log)
 	verifier := authtoken.NewVerifier(cfg.Token, authtoken.NewRevocations(b.Valkey, cfg.Valkey.KeyPrefix), time.Now)
 	router := httpserver.NewRouter(Name, log, b.Checks()...)
-	ports.NewHTTP(pool, verifier, runner, specs, replay.NewControl(base, s.Replayer, nc), log).Routes(router)
+	ports.NewHTTP(pool, stats, verifier, runner, specs, replay.NewControl(base, s.Replayer, nc), log).Routes(router)
 	s.Handler = router
 	return s, nil
 }
@@ -106,9 +107,9 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*backend.B
 		NATS: &cfg.NATS, Streams: events.Streams(), Valkey: &cfg.Valkey}, log)
 }
 
-// notifyStats publishes the statistics on StatsSubject at most four times a second, when an
-// applied event may have changed them.
-func notifyStats(ctx context.Context, pool *pgxpool.Pool, nc *nats.Conn, dirty *atomic.Bool, log *slog.Logger) error {
+// notifyStats publishes the statistics on StatsSubject at most four times a second, when a
+// commit that applied events may have changed them.
+func notifyStats(ctx context.Context, stats *projection.StatsCache, nc *nats.Conn, dirty *atomic.Bool, log *slog.Logger) error {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -120,7 +121,7 @@ func notifyStats(ctx context.Context, pool *pgxpool.Pool, nc *nats.Conn, dirty *
 		if !dirty.Swap(false) {
 			continue
 		}
-		stats, err := projection.ReadStats(ctx, pool)
+		fresh, err := stats.Refresh(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Warn("statistics not published", "error", err)
@@ -128,7 +129,7 @@ func notifyStats(ctx context.Context, pool *pgxpool.Pool, nc *nats.Conn, dirty *
 			}
 			continue
 		}
-		b, _ := json.Marshal(stats)
+		b, _ := json.Marshal(fresh)
 		if err := nc.Publish(StatsSubject, b); err != nil {
 			log.Warn("statistics not published", "error", err)
 		}

@@ -104,6 +104,9 @@ type App struct {
 	now      func() time.Time
 	log      *slog.Logger
 	dummy    func() []byte // a hash to compare against when the user does not exist
+	// adminSettled is closed when the admin bootstrap started by AdminBootstrap has finished;
+	// nil when none was started.
+	adminSettled chan struct{}
 }
 
 // Deps lists what New needs.

@@ -25,11 +25,7 @@ type AdminSpec struct {
 // of that name registered by someone else therefore becomes the admin with the configured
 // password, and its owner loses access. Errors name the variable to fix.
 func (a *App) BootstrapAdmin(ctx context.Context, spec AdminSpec) error {
-	name, err := domain.ParseUsername(spec.Username)
-	if err != nil {
-		return fmt.Errorf("ADMIN_USERNAME=%q: %s", spec.Username, domain.UsernameRule)
-	}
-	wantHash, err := a.adminHash(ctx, spec)
+	name, wantHash, err := checkAdminSpec(spec)
 	if err != nil {
 		return err
 	}
@@ -70,9 +66,48 @@ func (a *App) BootstrapAdmin(ctx context.Context, spec AdminSpec) error {
 	return nil
 }
 
-// adminHash validates the configured secret. It returns the configured hash, or nil when a
-// plain password was given (hashed only if needed).
-func (a *App) adminHash(ctx context.Context, spec AdminSpec) ([]byte, error) {
+// AdminBootstrap checks spec at once (a bad value stops the start-up, naming the variable)
+// and returns a worker that runs BootstrapAdmin. From this call until the worker has
+// finished, password logins wait for it, so that none is checked against a hash the
+// environment is replacing. The service can be ready meanwhile: the one bcrypt comparison the
+// bootstrap makes (a quarter of a second at cost 12) stays off the start-up path.
+func (a *App) AdminBootstrap(spec AdminSpec) (func(context.Context) error, error) {
+	if _, _, err := checkAdminSpec(spec); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	a.adminSettled = done
+	return func(ctx context.Context) error {
+		defer close(done)
+		return a.BootstrapAdmin(ctx, spec)
+	}, nil
+}
+
+// waitForAdmin returns once a running admin bootstrap has finished.
+func (a *App) waitForAdmin(ctx context.Context) error {
+	if a.adminSettled == nil {
+		return nil
+	}
+	select {
+	case <-a.adminSettled:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// checkAdminSpec validates the configured account. It returns the configured hash, or nil
+// when a plain password was given (hashed only if needed).
+func checkAdminSpec(spec AdminSpec) (domain.Username, []byte, error) {
+	name, err := domain.ParseUsername(spec.Username)
+	if err != nil {
+		return "", nil, fmt.Errorf("ADMIN_USERNAME=%q: %s", spec.Username, domain.UsernameRule)
+	}
+	h, err := adminHash(spec)
+	return name, h, err
+}
+
+func adminHash(spec AdminSpec) ([]byte, error) {
 	switch {
 	case spec.PasswordHash != "":
 		h := []byte(spec.PasswordHash)

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,6 +49,7 @@ func (c *clock) Advance(d time.Duration) {
 type harness struct {
 	t       *testing.T
 	srv     *httptest.Server
+	handler atomic.Value // the http.Handler of the instance booted last
 	env     map[string]string
 	clock   *clock
 	natsURL string
@@ -70,14 +72,17 @@ func baseEnv(t *testing.T) map[string]string {
 func start(t *testing.T, env map[string]string) *harness {
 	t.Helper()
 	h := &harness{t: t, env: env, clock: &clock{}, natsURL: env["NATS_URL"]}
-	svc, err := h.boot()
+	_, err := h.boot()
 	require.NoError(t, err)
-	h.srv = httptest.NewServer(svc.Handler)
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.handler.Load().(http.Handler).ServeHTTP(w, r)
+	}))
 	t.Cleanup(h.srv.Close)
 	return h
 }
 
-// boot starts one instance of the service (a restart, when called again) with its workers.
+// boot starts one instance of the service (a restart, when called again) with its workers;
+// requests go to it from then on.
 func (h *harness) boot() (*service.Service, error) {
 	h.t.Helper()
 	if err := pconfig.Load(testenv.Lookup(h.env), &h.cfg); err != nil {
@@ -93,6 +98,7 @@ func (h *harness) boot() (*service.Service, error) {
 		wg.Go(func() { _ = w(ctx) })
 	}
 	h.t.Cleanup(func() { cancel(); wg.Wait(); svc.Close() })
+	h.handler.Store(svc.Handler)
 	return svc, nil
 }
 

@@ -78,12 +78,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() t
 		Log:       log,
 		DummyHash: hasher.DummyHash,
 	})
-	err = application.BootstrapAdmin(ctx, authapp.AdminSpec{
+	bootstrap, err := application.AdminBootstrap(authapp.AdminSpec{
 		Username: cfg.Admin.Username, Password: cfg.Admin.Password.Reveal(), PasswordHash: cfg.Admin.PasswordHash.Reveal(),
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.Workers = append(s.Workers, bootstrap)
 	proxies, err := cfg.Login.Proxies()
 	if err != nil {
 		return nil, err

@@ -6,4 +6,6 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/app"
 )
 
-func main() { app.Main("gateway", ":8000", service.Run) }
+// The gateway holds a buffer and a goroutine per open event stream: its soft memory limit is
+// larger than the other services'.
+func main() { app.Main("gateway", ":8000", service.Run, 48<<20) }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -58,7 +59,7 @@ func decode(raw []byte, seq uint64) (Event, error) {
 // Subscriber receives the events one browser may see. C is closed when the hub drops the
 // subscriber (it fell behind) or it unsubscribes.
 type Subscriber struct {
-	C       chan Event
+	C       chan *Event // shared by every subscriber it went to: read only
 	userID  string
 	admin   bool
 	dropped bool
@@ -78,7 +79,7 @@ func NewHub(size int) *Hub { return &Hub{subs: map[*Subscriber]struct{}{}, size:
 
 // Subscribe registers a browser of userID (admin: all orders).
 func (h *Hub) Subscribe(userID string, admin bool) *Subscriber {
-	s := &Subscriber{C: make(chan Event, h.size), userID: userID, admin: admin}
+	s := &Subscriber{C: make(chan *Event, h.size), userID: userID, admin: admin}
 	h.mu.Lock()
 	h.subs[s] = struct{}{}
 	h.mu.Unlock()
@@ -95,8 +96,9 @@ func (h *Hub) Unsubscribe(s *Subscriber) {
 	}
 }
 
-// Publish hands e to every subscriber allowed to see it.
-func (h *Hub) Publish(e Event) {
+// Publish hands e to every subscriber allowed to see it (one copy, shared).
+func (h *Hub) Publish(ev Event) {
+	e := &ev
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for s := range h.subs {
@@ -132,13 +134,25 @@ type Feed struct {
 	js   jetstream.JetStream
 	hub  *Hub
 	log  *slog.Logger
-	last uint64 // the last sequence delivered, to resume after an interruption without a gap
+	last atomic.Uint64 // the last sequence delivered, to resume after an interruption without a gap
 }
 
-// NewFeed returns a feed into hub.
-func NewFeed(js jetstream.JetStream, hub *Hub, log *slog.Logger) *Feed {
-	return &Feed{js: js, hub: hub, log: log.With("component", "live-feed")}
+// NewFeed returns a feed into hub that starts after the stream's current last message.
+func NewFeed(ctx context.Context, js jetstream.JetStream, hub *Hub, log *slog.Logger) (*Feed, error) {
+	st, err := js.Stream(ctx, events.OrdersStream.Name) // fetches the stream's info
+	if err != nil {
+		return nil, fmt.Errorf("live feed: %w", err)
+	}
+	f := &Feed{js: js, hub: hub, log: log.With("component", "live-feed")}
+	f.last.Store(st.CachedInfo().State.LastSeq)
+	return f, nil
 }
+
+// Last is the sequence of the last event the feed has delivered (at first, the stream's
+// last sequence when the feed was made). A page rendered now opens its event stream after
+// it: nothing the page may not show is missed, and the stream never asks NATS per page.
+// Events the page already shows may come again; they change nothing.
+func (f *Feed) Last() uint64 { return f.last.Load() }
 
 // Run delivers new events until ctx ends. An ordered consumer keeps no state on the server
 // and recreates itself after a disconnect, resuming where it was.
@@ -159,8 +173,8 @@ func (f *Feed) Run(ctx context.Context) error {
 
 func (f *Feed) run(ctx context.Context) error {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy}
-	if f.last > 0 {
-		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: f.last + 1}
+	if last := f.last.Load(); last > 0 {
+		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: last + 1}
 	}
 	cons, err := f.js.OrderedConsumer(ctx, events.OrdersStream.Name, cfg)
 	if err != nil {
@@ -171,13 +185,13 @@ func (f *Feed) run(ctx context.Context) error {
 		if err != nil {
 			return
 		}
-		f.last = md.Sequence.Stream
 		e, err := decode(msg.Data(), md.Sequence.Stream)
 		if err != nil {
 			f.log.Warn("undecodable order event skipped", "seq", md.Sequence.Stream, "error", err)
-			return
+		} else {
+			f.hub.Publish(e)
 		}
-		f.hub.Publish(e)
+		f.last.Store(md.Sequence.Stream) // after the hub has it: a page that reads it gets it live
 	})
 	if err != nil {
 		return err

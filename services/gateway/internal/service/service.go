@@ -67,7 +67,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 		health.HTTPCheck("audit", client, cfg.Upstreams.AuditURL))...,
 	)
 	s.Hub = live.NewHub(64)
-	s.Workers = append(s.Workers, live.NewFeed(b.JS, s.Hub, log).Run)
+	feed, err := live.NewFeed(ctx, b.JS, s.Hub, log)
+	if err != nil {
+		return nil, err
+	}
+	s.Workers = append(s.Workers, feed.Run)
 	stopNotices, err := live.Notices(b.NC, s.Hub, map[string]string{"audit.stats.updated": "stats", "audit.replay.progress": "replay"})
 	if err != nil {
 		return nil, err
@@ -78,7 +82,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 		upstream.Auth{Client: upstream.Client{Base: cfg.Upstreams.AuthURL, HTTP: client}},
 		upstream.Orders{Client: upstream.Client{Base: cfg.Upstreams.OrderURL, HTTP: client}},
 		upstream.Audit{Client: upstream.Client{Base: cfg.Upstreams.AuditURL, HTTP: client}},
-		s.Hub, b.JS, cfg.Session.SecureCookies, time.Now, log)
+		s.Hub, feed, b.JS, cfg.Session.SecureCookies, time.Now, log)
 	routes(router, u)
 	s.Handler = router
 	return s, nil

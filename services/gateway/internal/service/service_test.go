@@ -251,4 +251,13 @@ func TestTheFirstConnectionCatchesUpFromWhereThePageWasRendered(t *testing.T) {
 	stream := h.eventsAt("/events?after="+m[1], "")
 	_, name, _ := stream.next(t)
 	assert.Equal(t, "order-"+orderID, name)
+
+	// Pages rendered after the live feed delivered the event start after it.
+	rendered, _ := strconv.ParseUint(m[1], 10, 64)
+	require.Eventually(t, func() bool {
+		_, body, _ := h.page("/orders")
+		m := regexp.MustCompile(`sse-connect="/events\?after=(\d+)"`).FindStringSubmatch(body)
+		next, _ := strconv.ParseUint(m[1], 10, 64)
+		return next == rendered+1
+	}, 5*time.Second, 20*time.Millisecond)
 }

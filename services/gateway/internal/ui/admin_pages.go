@@ -88,6 +88,7 @@ func (u *UI) Dashboard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := adminView{view: u.newView(r, "Dashboard")}
+	v.LastSeq = u.feed.Last() // before reading the orders: see Feed.Last
 	var err error
 	if v.Stats, err = u.audit.Stats(r.Context(), token); err != nil {
 		u.upstreamFailed(w, r, err)
@@ -104,7 +105,6 @@ func (u *UI) Dashboard(w http.ResponseWriter, r *http.Request) {
 	if !u.allOrders(w, r, token, &v) {
 		return
 	}
-	v.LastSeq = u.lastSeq(r.Context())
 	u.render(w, r, http.StatusOK, "admin", "", v)
 }
 

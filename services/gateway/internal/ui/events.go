@@ -75,7 +75,7 @@ func (u *UI) Events(w http.ResponseWriter, r *http.Request) {
 			if e.Kind == "" && e.Seq <= sent {
 				continue // already replayed
 			}
-			if err := u.send(w, rc, e, adminView); err != nil {
+			if err := u.send(w, rc, *e, adminView); err != nil {
 				return
 			}
 			if e.Kind == "" {

@@ -8,8 +8,8 @@ import (
 	"github.com/caasdemo/orderdemo/services/gateway/internal/upstream"
 )
 
-// pageSize is how many orders a page of the history shows.
-const pageSize = 10
+// pageSize is how many orders a page of the history shows: the spec paginates beyond 20.
+const pageSize = 20
 
 // NewOrderPage shows the order form.
 func (u *UI) NewOrderPage(w http.ResponseWriter, r *http.Request) {
@@ -109,6 +109,7 @@ func (u *UI) MyOrders(w http.ResponseWriter, r *http.Request) {
 		u.sessionEnded(w, r, htmx)
 		return
 	}
+	v.LastSeq = u.feed.Last() // before reading the orders: see Feed.Last
 	v.Page, err = u.orders.Mine(r.Context(), token, v.Status, pageSize, (page-1)*pageSize)
 	var p *upstream.Problem
 	if errors.As(err, &p) && p.Status == http.StatusUnauthorized {
@@ -126,7 +127,6 @@ func (u *UI) MyOrders(w http.ResponseWriter, r *http.Request) {
 		v.Next = page + 1
 	}
 	v.LiveNew = page == 1 && (v.Status == "" || v.Status == "pending")
-	v.LastSeq = u.lastSeq(r.Context())
 	block := ""
 	if htmx && r.Header.Get("HX-Target") == "orders-table" {
 		block = "orders-table"

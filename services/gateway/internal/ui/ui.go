@@ -13,7 +13,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/caasdemo/orderdemo/events"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/live"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/session"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/upstream"
@@ -35,6 +34,7 @@ type UI struct {
 	orders   upstream.Orders
 	audit    upstream.Audit
 	hub      *live.Hub
+	feed     *live.Feed // its position is where a rendered page opens its event stream
 	js       jetstream.JetStream
 	secure   bool // Secure cookies (off only for plain-http local use)
 	now      func() time.Time
@@ -43,8 +43,8 @@ type UI struct {
 
 // New returns the UI.
 func New(pages *web.Pages, sessions *session.Store, auth upstream.Auth, orders upstream.Orders, audit upstream.Audit,
-	hub *live.Hub, js jetstream.JetStream, secureCookies bool, now func() time.Time, log *slog.Logger) *UI {
-	return &UI{pages: pages, sessions: sessions, auth: auth, orders: orders, audit: audit, hub: hub, js: js,
+	hub *live.Hub, feed *live.Feed, js jetstream.JetStream, secureCookies bool, now func() time.Time, log *slog.Logger) *UI {
+	return &UI{pages: pages, sessions: sessions, auth: auth, orders: orders, audit: audit, hub: hub, feed: feed, js: js,
 		secure: secureCookies, now: now, log: log}
 }
 
@@ -227,14 +227,4 @@ func clientAddr(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// lastSeq is the ORDERS stream's last sequence: a page rendered now opens its event stream
-// after it, so nothing that happens between the render and the connection is missed.
-func (u *UI) lastSeq(ctx context.Context) uint64 {
-	st, err := u.js.Stream(ctx, events.OrdersStream.Name) // fetches the stream's info
-	if err != nil {
-		return 0
-	}
-	return st.CachedInfo().State.LastSeq
 }

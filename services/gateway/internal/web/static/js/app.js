@@ -42,3 +42,11 @@ document.addEventListener("alpine:init", () => {
     get invalid() { return !this.item.trim() || this.itemError !== "" || this.quantityError !== ""; },
   }));
 });
+
+// A page opens its event stream at the position of the gateway's live feed when it was
+// rendered, which may be a little behind what the page shows: a new row the page already
+// has is not added a second time.
+document.addEventListener("htmx:sseBeforeMessage", (event) => {
+  const row = /^\s*<tr id="([^"]+)"/.exec(event.detail.data || "");
+  if (row && document.getElementById(row[1])) event.preventDefault();
+});

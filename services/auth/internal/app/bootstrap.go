@@ -83,8 +83,9 @@ func (a *App) AdminBootstrap(spec AdminSpec) (func(context.Context) error, error
 	}, nil
 }
 
-// waitForAdmin returns once a running admin bootstrap has finished.
-func (a *App) waitForAdmin(ctx context.Context) error {
+// WaitForAdmin returns once the admin bootstrap started by AdminBootstrap has finished (at
+// once if none was started).
+func (a *App) WaitForAdmin(ctx context.Context) error {
 	if a.adminSettled == nil {
 		return nil
 	}

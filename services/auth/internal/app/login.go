@@ -16,7 +16,7 @@ import (
 // password. An unknown user and a wrong password give the same domain.ErrInvalidCredentials
 // after the same bcrypt work. Every outcome is an event: UserLoggedIn or UserLoginFailed.
 func (a *App) Login(ctx context.Context, rawUsername, password, clientAddr, correlationID string) (Tokens, error) {
-	if err := a.waitForAdmin(ctx); err != nil {
+	if err := a.WaitForAdmin(ctx); err != nil {
 		return Tokens{}, err
 	}
 	username := domain.NormalizeLogin(rawUsername)

@@ -72,8 +72,9 @@ func baseEnv(t *testing.T) map[string]string {
 func start(t *testing.T, env map[string]string) *harness {
 	t.Helper()
 	h := &harness{t: t, env: env, clock: &clock{}, natsURL: env["NATS_URL"]}
-	_, err := h.boot()
+	svc, err := h.boot()
 	require.NoError(t, err)
+	require.NoError(t, svc.WaitForAdmin(t.Context()), "the admin exists before the test begins")
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.handler.Load().(http.Handler).ServeHTTP(w, r)
 	}))

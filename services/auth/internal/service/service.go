@@ -33,8 +33,10 @@ const Schema = "auth"
 // Service is the assembled auth service.
 type Service struct {
 	Handler http.Handler
-	Workers []app.Worker // background loops: the outbox relay
-	closers app.Closers
+	Workers []app.Worker // background work: the outbox relay, the admin bootstrap
+	// WaitForAdmin returns once the admin bootstrap (one of the Workers) has finished.
+	WaitForAdmin func(ctx context.Context) error
+	closers      app.Closers
 }
 
 // New connects to PostgreSQL (migrating the auth schema), NATS and Valkey, creates or
@@ -62,7 +64,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() t
 	if workers == 0 {
 		workers = runtime.NumCPU()
 	}
-	hasher := adapters.NewBcryptPool(cfg.Bcrypt.Cost, workers, cfg.Bcrypt.Queue)
+	hasher := adapters.NewBcryptPool(cfg.Bcrypt.Cost, workers, cfg.Bcrypt.Queue, cfg.Bcrypt.Nice)
+	s.closers.Add(hasher.Close)
 	go hasher.DummyHash() // made now, so the first unknown-user login is not slower than the rest
 	revocations := authtoken.NewRevocations(vk, cfg.Valkey.KeyPrefix)
 	application := authapp.New(authapp.Deps{
@@ -85,6 +88,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() t
 		return nil, err
 	}
 	s.Workers = append(s.Workers, bootstrap)
+	s.WaitForAdmin = application.WaitForAdmin
 	proxies, err := cfg.Login.Proxies()
 	if err != nil {
 		return nil, err

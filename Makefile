@@ -17,7 +17,8 @@ test: devstack
 	./$(DEVSTACK) exec -- $(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 ## bench: the whole system under load, with this machine's own references measured in the
-##        same run (BENCH_DURATION=60s per phase by default); prints a table, writes JSON
+##        same run (BENCH_DURATION=60s per phase by default); prints a table, writes JSON;
+##        BENCH_PHASES picks phases, BENCH_PROFILE=<dir> saves pprof profiles of every service
 bench:
 	$(GO) run ./infrastructure/cmd/bench
 

@@ -1,7 +1,9 @@
 // Package replay rebuilds projections from the event streams, from sequence 1, into rebuild
 // tables while the live projection keeps serving; then, under the swap lock, it catches up
 // with whatever arrived meanwhile, optionally compares rebuilt and live row by row, and swaps
-// the rebuilt tables in, in one transaction.
+// the rebuilt tables in, in one transaction. The rebuild tables are made like the live ones,
+// but get the indexes no insert needs only once loaded, and the live indexes' names with the
+// swap, so what is swapped in is defined exactly as what it replaces.
 //
 // A replay killed midway leaves only its rebuild tables behind: the live projection is
 // untouched, and the next replay starts by dropping them. One replay runs at a time across
@@ -146,7 +148,7 @@ func (r *Replayer) run(ctx context.Context, set projection.Set, verify bool, p *
 		}
 		err := r.read(ctx, name, 1, targets[name], func(batch []projection.Record, consumed int) error {
 			err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-				return projection.Apply(ctx, tx, projection.Rebuild, set, batch)
+				return projection.ApplyBulk(ctx, tx, projection.Rebuild, set, batch)
 			})
 			if err == nil {
 				tick(consumed)
@@ -156,6 +158,12 @@ func (r *Replayer) run(ctx context.Context, set projection.Set, verify bool, p *
 		if err != nil {
 			return err
 		}
+	}
+	if err := r.buildIndexes(ctx, set); err != nil {
+		return err
+	}
+	if err := r.analyze(ctx, set); err != nil {
+		return err
 	}
 	p.State = "verifying"
 	report(*p)
@@ -172,7 +180,10 @@ func (r *Replayer) run(ctx context.Context, set projection.Set, verify bool, p *
 	return nil
 }
 
-// prepare drops what an earlier, interrupted replay left and makes empty rebuild tables.
+// prepare drops what an earlier, interrupted replay left and makes empty rebuild tables: the
+// live tables' columns, defaults, constraints and unique indexes (the inserts' ON CONFLICT
+// arbitrates on them), but not their other indexes, which buildIndexes makes once the rows
+// are in: one sort per index is much cheaper than keeping it up to date row by row.
 func (r *Replayer) prepare(ctx context.Context, set projection.Set) error {
 	live, rebuild := projection.Live.Of(set), projection.Rebuild.Of(set)
 	for i := range live {
@@ -183,12 +194,171 @@ func (r *Replayer) prepare(ctx context.Context, set projection.Set) error {
 		if _, err := r.pool.Exec(ctx, `CREATE TABLE `+rb+` (LIKE `+l+` INCLUDING ALL)`); err != nil {
 			return fmt.Errorf("create %s: %w", rebuild[i], err)
 		}
+		idx, err := indexes(ctx, r.pool, rebuild[i])
+		if err != nil {
+			return err
+		}
+		for _, ix := range idx {
+			if ix.unique {
+				continue
+			}
+			if _, err := r.pool.Exec(ctx, `DROP INDEX `+pgx.Identifier{ix.name}.Sanitize()); err != nil {
+				return fmt.Errorf("create %s: drop index %s: %w", rebuild[i], ix.name, err)
+			}
+		}
 	}
 	return nil
 }
 
-// read delivers the stream's events from sequence from through to, in batches.
+// analyze gathers the planner's statistics of the rebuild tables, so that the queries on
+// them plan well from the moment they are live, not only once autovacuum has come by.
+func (r *Replayer) analyze(ctx context.Context, set projection.Set) error {
+	for _, table := range projection.Rebuild.Of(set) {
+		if _, err := r.pool.Exec(ctx, `ANALYZE `+pgx.Identifier{table}.Sanitize()); err != nil {
+			return fmt.Errorf("analyze %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// buildIndexes gives the rebuild tables the indexes of the live ones that prepare left out,
+// under names PostgreSQL chooses; the swap renames them.
+func (r *Replayer) buildIndexes(ctx context.Context, set projection.Set) error {
+	live, rebuild := projection.Live.Of(set), projection.Rebuild.Of(set)
+	for i := range live {
+		idx, err := indexes(ctx, r.pool, live[i])
+		if err != nil {
+			return err
+		}
+		for _, ix := range idx {
+			if ix.unique {
+				continue
+			}
+			if _, err := r.pool.Exec(ctx, `CREATE INDEX ON `+pgx.Identifier{rebuild[i]}.Sanitize()+` `+ix.body); err != nil {
+				return fmt.Errorf("index %s like %s: %w", rebuild[i], ix.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// index is one index of a table: its name, and what it is apart from its name and table, which
+// is the same for an index of a live table and its copy on the rebuild table.
+type index struct {
+	name string
+	indexDef
+}
+
+type indexDef struct {
+	unique     bool   // unique or exclusion: an insert's ON CONFLICT may need it
+	constraint string // the constraint it backs, e.g. "PRIMARY KEY (event_id)", or ""
+	body       string // what follows "CREATE INDEX name ON table ", e.g. "USING btree (occurred_at DESC)"
+}
+
+// querier is the pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// indexes lists the indexes of table. The body is cut from pg_get_indexdef, after the head
+// it always starts with; an index whose definition does not is an error rather than a guess.
+func indexes(ctx context.Context, q querier, table string) ([]index, error) {
+	rows, err := q.Query(ctx, `SELECT ic.relname, i.indisunique OR i.indisexclusion, coalesce(pg_get_constraintdef(con.oid), ''),
+			CASE WHEN starts_with(d.def, d.head) THEN substr(d.def, length(d.head) + 1) END
+		FROM pg_index i
+		JOIN pg_class ic ON ic.oid = i.indexrelid
+		JOIN pg_class tc ON tc.oid = i.indrelid
+		JOIN pg_namespace n ON n.oid = tc.relnamespace
+		LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
+		CROSS JOIN LATERAL (SELECT pg_get_indexdef(i.indexrelid) AS def, format('CREATE %sINDEX %s ON %s.%s ',
+			CASE WHEN i.indisunique THEN 'UNIQUE ' END, quote_ident(ic.relname), quote_ident(n.nspname), quote_ident(tc.relname)) AS head) d
+		WHERE i.indrelid = $1::text::regclass
+		ORDER BY ic.relname`, table)
+	if err != nil {
+		return nil, fmt.Errorf("indexes of %s: %w", table, err)
+	}
+	var out []index
+	for rows.Next() {
+		var ix index
+		var body *string
+		if err := rows.Scan(&ix.name, &ix.unique, &ix.constraint, &body); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("indexes of %s: %w", table, err)
+		}
+		if body == nil {
+			rows.Close()
+			return nil, fmt.Errorf("indexes of %s: cannot read the definition of %s", table, ix.name)
+		}
+		ix.body = *body
+		out = append(out, ix)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("indexes of %s: %w", table, err)
+	}
+	return out, nil
+}
+
+// indexNames pairs the rebuild table's indexes with the live table's, definition for
+// definition, and returns the live name of each rebuild index. It fails unless both tables
+// have the same set of indexes.
+func indexNames(live, rebuilt []index) (map[string]string, error) {
+	unpaired := map[indexDef][]string{}
+	for _, ix := range rebuilt {
+		unpaired[ix.indexDef] = append(unpaired[ix.indexDef], ix.name)
+	}
+	names := map[string]string{}
+	for _, ix := range live {
+		candidates := unpaired[ix.indexDef]
+		if len(candidates) == 0 {
+			return nil, fmt.Errorf("the rebuilt table has no index like %s", ix.name)
+		}
+		names[candidates[0]] = ix.name
+		unpaired[ix.indexDef] = candidates[1:]
+	}
+	for _, left := range unpaired {
+		if len(left) > 0 {
+			return nil, fmt.Errorf("the rebuilt table has an index the live one has not: %s", left[0])
+		}
+	}
+	return names, nil
+}
+
+// fetched is one fetch from a stream: its events, decoded, and how many messages it took
+// (undecodable ones included).
+type fetched struct {
+	recs     []projection.Record
+	consumed int
+}
+
+// read delivers the stream's events from sequence from through to, in batches, to apply. A
+// reader goroutine fetches and decodes the next batch while apply writes the previous one;
+// read returns only once that goroutine has ended.
 func (r *Replayer) read(ctx context.Context, stream string, from, to uint64, apply func(batch []projection.Record, consumed int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan fetched, 1) // one batch ready while the previous one is applied
+	var fetchErr error
+	go func() {
+		defer close(batches)
+		fetchErr = r.fetch(ctx, stream, from, to, batches)
+	}()
+	for b := range batches {
+		err := ctx.Err()
+		if err == nil {
+			err = apply(b.recs, b.consumed)
+		}
+		if err != nil {
+			cancel()
+			for range batches { // wait for the reader, cancelled, to end
+			}
+			return err
+		}
+	}
+	return fetchErr // set before batches was closed
+}
+
+// fetch sends read's batches to out, until to or ctx ends.
+func (r *Replayer) fetch(ctx context.Context, stream string, from, to uint64, out chan<- fetched) error {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if from > 1 {
 		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: from}
@@ -197,17 +367,17 @@ func (r *Replayer) read(ctx context.Context, stream string, from, to uint64, app
 	if err != nil {
 		return fmt.Errorf("read %s: %w", stream, err)
 	}
-	batch := make([]projection.Record, 0, batchSize)
 	next := from
 	for next <= to {
 		// Ask for exactly what is left, so the last fetch returns without waiting.
-		msgs, err := cons.Fetch(int(min(batchSize, to-next+1)), jetstream.FetchMaxWait(5*time.Second))
+		want := int(min(batchSize, to-next+1))
+		msgs, err := cons.Fetch(want, jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			return fmt.Errorf("read %s: %w", stream, err)
 		}
-		got := 0
+		b := fetched{recs: make([]projection.Record, 0, want)}
 		for msg := range msgs.Messages() {
-			got++
+			b.consumed++
 			md, err := msg.Metadata()
 			if err != nil {
 				return err
@@ -224,22 +394,18 @@ func (r *Replayer) read(ctx context.Context, stream string, from, to uint64, app
 				r.log.Warn("skipping an undecodable message", "stream", stream, "seq", seq, "error", err)
 				continue
 			}
-			batch = append(batch, rec)
+			b.recs = append(b.recs, rec)
 		}
 		if err := msgs.Error(); err != nil {
 			return fmt.Errorf("read %s: %w", stream, err)
 		}
-		if got > 0 {
-			if err := apply(batch, got); err != nil {
-				return err
-			}
-			batch = batch[:0]
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if got == 0 {
+		if b.consumed == 0 {
 			return fmt.Errorf("read %s: no message at sequence %d of %d", stream, next, to)
+		}
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 	return nil
@@ -265,7 +431,7 @@ func (r *Replayer) swap(ctx context.Context, set projection.Set, targets map[str
 				err := r.read(ctx, name, targets[name]+1, info.State.LastSeq, func(batch []projection.Record, consumed int) error {
 					p.Done += int64(consumed)
 					p.Total += int64(consumed)
-					return projection.Apply(ctx, tx, projection.Rebuild, set, batch)
+					return projection.ApplyBulk(ctx, tx, projection.Rebuild, set, batch)
 				})
 				if err != nil {
 					return fmt.Errorf("catch up %s: %w", name, err)
@@ -281,8 +447,20 @@ func (r *Replayer) swap(ctx context.Context, set projection.Set, targets map[str
 		}
 		live, rebuild := projection.Live.Of(set), projection.Rebuild.Of(set)
 		for i := range live {
+			liveIdx, err := indexes(ctx, tx, live[i])
+			if err != nil {
+				return err
+			}
+			rebuiltIdx, err := indexes(ctx, tx, rebuild[i])
+			if err != nil {
+				return err
+			}
+			names, err := indexNames(liveIdx, rebuiltIdx)
+			if err != nil {
+				return fmt.Errorf("swap %s: %w", live[i], err)
+			}
 			l, rb, old := pgx.Identifier{live[i]}.Sanitize(), pgx.Identifier{rebuild[i]}.Sanitize(), pgx.Identifier{live[i] + "_old"}.Sanitize()
-			if _, err := tx.Exec(ctx, `ALTER TABLE `+l+` RENAME TO `+pgx.Identifier{live[i] + "_old"}.Sanitize()); err != nil {
+			if _, err := tx.Exec(ctx, `ALTER TABLE `+l+` RENAME TO `+old); err != nil {
 				return fmt.Errorf("swap %s: %w", live[i], err)
 			}
 			if _, err := tx.Exec(ctx, `ALTER TABLE `+rb+` RENAME TO `+l); err != nil {
@@ -290,6 +468,14 @@ func (r *Replayer) swap(ctx context.Context, set projection.Set, targets map[str
 			}
 			if _, err := tx.Exec(ctx, `DROP TABLE `+old); err != nil {
 				return fmt.Errorf("swap %s: %w", live[i], err)
+			}
+			// Index names are unique in a schema, so the rebuild's had to differ; with the old
+			// table gone, its names are free for them (renaming an index that backs a
+			// constraint renames the constraint too).
+			for from, to := range names {
+				if _, err := tx.Exec(ctx, `ALTER INDEX `+pgx.Identifier{from}.Sanitize()+` RENAME TO `+pgx.Identifier{to}.Sanitize()); err != nil {
+					return fmt.Errorf("swap %s: %w", live[i], err)
+				}
 			}
 		}
 		return nil

@@ -20,10 +20,16 @@ import (
 )
 
 // Orders is the PostgreSQL order store of the orders schema.
-type Orders struct{ pool *pgxpool.Pool }
+type Orders struct {
+	pool   *pgxpool.Pool
+	totals counts
+}
 
-// NewOrders returns the store; the pool's search_path is the orders schema.
-func NewOrders(pool *pgxpool.Pool) *Orders { return &Orders{pool: pool} }
+// NewOrders returns the store; the pool's search_path is the orders schema. The totals of
+// the lists over every user's orders are reused for countMaxAge (0: counted every time).
+func NewOrders(pool *pgxpool.Pool, countMaxAge time.Duration) *Orders {
+	return &Orders{pool: pool, totals: counts{maxAge: countMaxAge}}
+}
 
 const columns = `id::text, user_id::text, username, item_name, quantity, notes, status, created_at, updated_at,
 	admin_id::text, admin_username, admin_action_at, version`
@@ -219,9 +225,23 @@ func escapeLike(s string) string {
 // List implements app.Orders.
 func (s *Orders) List(ctx context.Context, f app.Filter) ([]domain.Snapshot, int, error) {
 	w := where(f)
+	countSQL, countArgs := `SELECT count(*) FROM orders`+w.SQL(), w.Args()
+	countRows := func() (int, error) {
+		var n int
+		if err := s.pool.QueryRow(ctx, countSQL, countArgs...).Scan(&n); err != nil {
+			return 0, fmt.Errorf("count orders: %w", err)
+		}
+		return n, nil
+	}
 	var total int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM orders`+w.SQL(), w.Args()...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("count orders: %w", err)
+	var err error
+	if f.UserID != "" {
+		total, err = countRows()
+	} else {
+		total, err = s.totals.get(ctx, fmt.Sprint(countSQL, countArgs), countRows)
+	}
+	if err != nil {
+		return nil, 0, err
 	}
 	page := " LIMIT " + w.Param(f.Limit) + " OFFSET " + w.Param(f.Offset)
 	rows, _ := s.pool.Query(ctx, `SELECT `+columns+` FROM orders`+w.SQL()+orderBy(f)+page, w.Args()...)

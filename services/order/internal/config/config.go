@@ -3,6 +3,9 @@
 package config
 
 import (
+	"errors"
+	"time"
+
 	"github.com/caasdemo/orderdemo/services/platform/app"
 	"github.com/caasdemo/orderdemo/services/platform/authtoken"
 	"github.com/caasdemo/orderdemo/services/platform/natsconn"
@@ -17,4 +20,15 @@ type Config struct {
 	NATS     natsconn.Config
 	Valkey   valkeyconn.Config // the token revocation list
 	Token    authtoken.Config
+	// CountMaxAge is how long the total of an admin's list (over every user's orders) is
+	// reused; the rows are always read fresh. 0 counts on every request.
+	CountMaxAge time.Duration `env:"COUNT_MAX_AGE" default:"1s"`
+}
+
+// Validate checks the count's maximum age.
+func (c Config) Validate() error {
+	if c.CountMaxAge < 0 {
+		return errors.New("COUNT_MAX_AGE must not be negative")
+	}
+	return nil
 }

@@ -204,3 +204,24 @@ func TestEventsOfAnOrder(t *testing.T) {
 	assert.Equal(t, events.TypeOrderRejected, rej[0].Type)
 	assert.Len(t, h.streamEvents(events.UserOrdersSubjectFilter(alice.id), 4), 4, "everything that happened to alice's orders")
 }
+
+func TestAnAdminListTotalIsReusedWhileItsRowsAreFresh(t *testing.T) {
+	t.Parallel()
+	h := start(t, "COUNT_MAX_AGE", "1h")
+	admin, alice := h.user("root", true), h.user("alice", false)
+	h.order(alice, "first", 1)
+	items, total := h.list(admin, "status=pending")
+	assert.Equal(t, []string{"first"}, items)
+	assert.EqualValues(t, 1, total)
+
+	h.order(alice, "second", 1)
+	items, total = h.list(admin, "status=pending")
+	assert.Equal(t, []string{"second", "first"}, items, "the rows are read fresh")
+	assert.EqualValues(t, 1, total, "the total of the same filter is reused")
+	_, total = h.list(admin, "status=pending&search=ali")
+	assert.EqualValues(t, 2, total, "another filter counts afresh")
+
+	mine := h.call(&alice, http.MethodGet, "/orders/me", "")
+	require.Equal(t, http.StatusOK, mine.Status, mine.Raw)
+	assert.EqualValues(t, 2, mine.Body["total"], "a user's own total is never reused")
+}

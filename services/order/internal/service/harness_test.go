@@ -34,7 +34,8 @@ type harness struct {
 	issuer *authtoken.Issuer
 }
 
-func start(t *testing.T) *harness {
+// start runs the service; extra are more variables, name then value.
+func start(t *testing.T, extra ...string) *harness {
 	t.Helper()
 	h := &harness{t: t, env: map[string]string{
 		"DATABASE_URL":      testenv.PostgresURL(t),
@@ -42,7 +43,11 @@ func start(t *testing.T) *harness {
 		"VALKEY_URL":        testenv.ValkeyURL(t),
 		"VALKEY_KEY_PREFIX": testenv.Prefix(),
 		"JWT_SECRET":        testenv.JWTSecret,
+		"COUNT_MAX_AGE":     "0", // every list counts afresh
 	}}
+	for i := 0; i+1 < len(extra); i += 2 {
+		h.env[extra[i]] = extra[i+1]
+	}
 	require.NoError(t, pconfig.Load(testenv.Lookup(h.env), &h.cfg))
 	svc, err := service.New(t.Context(), &h.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)

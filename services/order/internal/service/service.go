@@ -56,7 +56,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 	s.Workers = append(s.Workers, relay.Run)
 
 	verifier := authtoken.NewVerifier(cfg.Token, authtoken.NewRevocations(b.Valkey, cfg.Valkey.KeyPrefix), time.Now)
-	application := orderapp.New(adapters.NewOrders(b.Pool), time.Now, log)
+	application := orderapp.New(adapters.NewOrders(b.Pool, cfg.CountMaxAge), time.Now, log)
 	router := httpserver.NewRouter(Name, log, append(b.Checks(), relay.Check())...)
 	ports.NewHTTP(application, verifier, log).Routes(router)
 	s.Handler = router

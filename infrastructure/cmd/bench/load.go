@@ -150,7 +150,9 @@ func rawInsertRate(ctx context.Context, adminURL string, conns int, d time.Durat
 	if err != nil {
 		return nil, err
 	}
-	cfg.MaxConns = int32(conns)
+	// The clients are conns goroutines; the connections fewer: the server's max_connections
+	// (100 by default) also serves the running services' pools.
+	cfg.MaxConns = int32(min(conns, 50))
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -208,10 +210,15 @@ func bcryptBound() float64 {
 	return float64(runtime.NumCPU()) / times[2].Seconds()
 }
 
-// loginStorm logs in from many clients at once for d while ten users keep creating orders.
+// stormOrderRate is the order traffic kept up during the login storm: steady, as real users'
+// would be, rather than a second saturating load fighting the storm for the CPU.
+const stormOrderRate = 100
+
+// loginStorm logs in from many clients at once for d while orders keep arriving at
+// stormOrderRate per second.
 func loginStorm(ctx context.Context, s *system, users []user, d time.Duration) (storm, orders *Result, err error) {
 	done := make(chan *Result, 1)
-	go func() { done <- closedLoop(ctx, s, users[:10], d) }()
+	go func() { done <- openLoop(ctx, s, users, stormOrderRate, d) }()
 	storm = closed(ctx, 4*runtime.NumCPU(), d, func(i int) error {
 		u := users[i%len(users)]
 		resp, err := s.client.PostForm(s.url("auth", "/auth/token"), map[string][]string{"username": {u.name}, "password": {"bench password"}})

@@ -78,7 +78,7 @@ func run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		add(Row{Figure: "raw insert+outbox transactions/s (100 conns)", Value: fmt.Sprintf("%.0f", raw.Rate), Measured: raw})
+		add(Row{Figure: "raw insert+outbox transactions/s (100 clients, 50 conns)", Value: fmt.Sprintf("%.0f", raw.Rate), Measured: raw})
 		pub, err := rawPublishRate(ctx, sys.natsURL, duration/4)
 		if err != nil {
 			return err
@@ -107,7 +107,7 @@ func run(ctx context.Context) error {
 		}
 		add(Row{Figure: "bcrypt bound (cores / one cost-12 hash, idle), logins/s", Value: fmt.Sprintf("%.1f", bound)},
 			Row{Figure: "login storm, logins/s", Value: fmt.Sprintf("%.1f (%.0f%% of bound)", storm.Rate, 100*storm.Rate/bound), Measured: storm},
-			Row{Figure: "order p99 during the storm", Value: ms(during.P99), Measured: during})
+			Row{Figure: "order p99 during the storm (100 orders/s)", Value: ms(during.P99), Measured: during})
 	}
 
 	var sessions []*browserSession

@@ -1,14 +1,9 @@
 package adapters_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,8 +122,7 @@ func TestSessionsRotateOnceAndEnd(t *testing.T) {
 
 func TestBcryptPoolRefusesPastItsQueue(t *testing.T) {
 	t.Parallel()
-	p := adapters.NewBcryptPool(8, 1, 0, 0) // one hash at a time, none waiting
-	t.Cleanup(p.Close)
+	p := adapters.NewBcryptPool(8, 1, 0) // one hash at a time, none waiting
 	hash, err := p.Hash(t.Context(), "a password")
 	require.NoError(t, err)
 
@@ -168,32 +162,4 @@ func TestBcryptPoolRefusesPastItsQueue(t *testing.T) {
 	assert.Error(t, err)
 	assert.Equal(t, 8, p.Cost())
 	assert.Len(t, p.DummyHash(), 60)
-}
-
-func TestBcryptWorkersRunAtTheirLowerPriority(t *testing.T) {
-	t.Parallel()
-	if runtime.GOOS != "linux" {
-		t.Skip("thread priorities are set on Linux only")
-	}
-	p := adapters.NewBcryptPool(4, 2, 0, 7)
-	t.Cleanup(p.Close)
-	_, err := p.Hash(t.Context(), "a password") // a worker has started and set its priority
-	require.NoError(t, err)
-
-	niceThreads := 0
-	tasks, err := filepath.Glob("/proc/self/task/*/stat")
-	require.NoError(t, err)
-	for _, task := range tasks {
-		b, err := os.ReadFile(task)
-		if err != nil {
-			continue // the thread has gone
-		}
-		// Fields after the command name "(...)": state is the 3rd field, nice the 19th.
-		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-		if fields[16] == "7" {
-			niceThreads++
-		}
-	}
-	assert.GreaterOrEqual(t, niceThreads, 1, "the hashing threads run at nice 7")
-	assert.LessOrEqual(t, niceThreads, 2, "only the workers' threads")
 }

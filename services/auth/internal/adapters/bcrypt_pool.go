@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"runtime"
 	"sync"
 
 	"golang.org/x/crypto/bcrypt"
@@ -15,27 +14,16 @@ import (
 // BcryptPool is app.Hasher with bcrypt, running at most Workers hashes at once and letting at
 // most Queue more wait. Past that it refuses at once with app.ErrBusy, so a login storm gets
 // fast 503s and never starves the other requests of CPU or of goroutines piling up.
-//
-// The hashes run on worker goroutines, each on an OS thread of its own whose scheduling
-// priority is lowered by nice (Linux; elsewhere nice is ignored). The kernel still gives
-// them every idle cycle, so logins go as fast as the cores allow, but when other work wants
-// the CPU — requests of this or any other service on the machine — it comes first: a login
-// storm no longer delays order creation by hundreds of milliseconds.
 type BcryptPool struct {
 	cost     int
-	jobs     chan func()   // taken by a free worker
+	slots    chan struct{} // running hashes
 	admitted chan struct{} // running plus waiting
-	stop     chan struct{}
 	dummy    func() []byte
 }
 
-// NewBcryptPool returns a pool of workers hashing at cost at the given nice value (0 keeps
-// the normal priority). Close stops the workers.
-func NewBcryptPool(cost, workers, queue, nice int) *BcryptPool {
-	p := &BcryptPool{cost: cost, jobs: make(chan func()), admitted: make(chan struct{}, workers+queue), stop: make(chan struct{})}
-	for range workers {
-		go p.work(nice)
-	}
+// NewBcryptPool returns a pool hashing at cost.
+func NewBcryptPool(cost, workers, queue int) *BcryptPool {
+	p := &BcryptPool{cost: cost, slots: make(chan struct{}, workers), admitted: make(chan struct{}, workers+queue)}
 	p.dummy = sync.OnceValue(func() []byte {
 		pw := make([]byte, 32)
 		_, _ = rand.Read(pw)
@@ -74,27 +62,6 @@ func (p *BcryptPool) Compare(ctx context.Context, hash []byte, password string) 
 	return err == nil, err
 }
 
-// Close stops the workers once they finish the hash in hand.
-func (p *BcryptPool) Close() { close(p.stop) }
-
-// work runs hashes on its own OS thread, at a lowered priority, until Close. The thread ends
-// with the goroutine (it is never unlocked), so no other goroutine inherits its priority.
-func (p *BcryptPool) work(nice int) {
-	runtime.LockOSThread()
-	if nice != 0 {
-		_ = setThreadNice(nice) // best effort: without it, hashes run at the normal priority
-	}
-	for {
-		select {
-		case f := <-p.jobs:
-			f()
-		case <-p.stop:
-			return
-		}
-	}
-}
-
-// run hands f to a worker and waits for it; a caller past the queue gets ErrBusy at once.
 func (p *BcryptPool) run(ctx context.Context, f func()) error {
 	select {
 	case p.admitted <- struct{}{}:
@@ -102,14 +69,12 @@ func (p *BcryptPool) run(ctx context.Context, f func()) error {
 		return app.ErrBusy
 	}
 	defer func() { <-p.admitted }()
-	done := make(chan struct{})
 	select {
-	case p.jobs <- func() { defer close(done); f() }:
+	case p.slots <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-p.stop:
-		return app.ErrBusy
 	}
-	<-done
+	defer func() { <-p.slots }()
+	f()
 	return nil
 }

@@ -50,7 +50,6 @@ type Bcrypt struct {
 	Cost    int `env:"BCRYPT_COST" default:"12"`
 	Workers int `env:"BCRYPT_WORKERS" default:"0"` // hashes at once; 0 means one per CPU
 	Queue   int `env:"BCRYPT_QUEUE" default:"16"`  // hashes waiting; past that, 503 at once
-	Nice    int `env:"BCRYPT_NICE" default:"10"`   // scheduling priority of the hashing threads (Linux)
 }
 
 // Validate checks bcrypt's own bounds.
@@ -61,9 +60,6 @@ func (b Bcrypt) Validate() error {
 	}
 	if b.Workers < 0 || b.Queue < 0 {
 		errs = append(errs, errors.New("BCRYPT_WORKERS and BCRYPT_QUEUE must not be negative"))
-	}
-	if b.Nice < 0 || b.Nice > 19 {
-		errs = append(errs, fmt.Errorf("BCRYPT_NICE=%d: must be between 0 (normal priority) and 19 (lowest)", b.Nice))
 	}
 	return errors.Join(errs...)
 }

@@ -64,8 +64,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() t
 	if workers == 0 {
 		workers = runtime.NumCPU()
 	}
-	hasher := adapters.NewBcryptPool(cfg.Bcrypt.Cost, workers, cfg.Bcrypt.Queue, cfg.Bcrypt.Nice)
-	s.closers.Add(hasher.Close)
+	hasher := adapters.NewBcryptPool(cfg.Bcrypt.Cost, workers, cfg.Bcrypt.Queue)
 	go hasher.DummyHash() // made now, so the first unknown-user login is not slower than the rest
 	revocations := authtoken.NewRevocations(vk, cfg.Valkey.KeyPrefix)
 	application := authapp.New(authapp.Deps{

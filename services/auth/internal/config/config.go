@@ -48,7 +48,7 @@ func (a Admin) Validate() error {
 // Bcrypt sizes password hashing.
 type Bcrypt struct {
 	Cost    int `env:"BCRYPT_COST" default:"12"`
-	Workers int `env:"BCRYPT_WORKERS" default:"0"` // hashes at once; 0 means one per CPU
+	Workers int `env:"BCRYPT_WORKERS" default:"0"` // hashes at once; 0 means one per CPU but one, at least one
 	Queue   int `env:"BCRYPT_QUEUE" default:"16"`  // hashes waiting; past that, 503 at once
 }
 

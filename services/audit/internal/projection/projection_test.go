@@ -36,9 +36,9 @@ func openDB(t *testing.T) *pgxpool.Pool {
 	return pool
 }
 
-// history makes a plausible stream: registrations, logins, orders and their decisions, each
-// with its stream sequence.
-func history(rng *rand.Rand) []projection.Record {
+// history makes a plausible stream of about n events: registrations, logins, orders and
+// their decisions (some decided twice: the later version wins), each with its stream sequence.
+func history(rng *rand.Rand, n int) []projection.Record {
 	var recs []projection.Record
 	seq := map[string]uint64{}
 	add := func(stream string, p events.Payload, version int64, at time.Time) {
@@ -62,7 +62,7 @@ func history(rng *rand.Rand) []projection.Record {
 		add("AUTH", u, 1, now)
 	}
 	admin := users[0]
-	for i := range 5 + rng.IntN(20) {
+	for i := range n {
 		at := now.Add(time.Duration(i) * time.Minute)
 		u := users[rng.IntN(len(users))]
 		switch rng.IntN(4) {
@@ -74,13 +74,13 @@ func history(rng *rand.Rand) []projection.Record {
 			o := events.OrderCreated{OrderID: events.NewID(), UserID: u.UserID, Username: u.Username, ItemName: "item",
 				Quantity: 1 + rng.IntN(100), Status: "pending", CreatedAt: at}
 			add("ORDERS", o, 1, at)
-			if rng.IntN(3) > 0 {
+			for version := range int64(rng.IntN(3)) {
 				d := events.OrderDecision{OrderID: o.OrderID, UserID: u.UserID, AdminID: admin.UserID, AdminUsername: admin.Username,
 					DecidedAt: at.Add(time.Duration(1+rng.IntN(600)) * time.Second)}
 				if rng.IntN(2) == 0 {
-					add("ORDERS", events.OrderApproved(d), 2, d.DecidedAt)
+					add("ORDERS", events.OrderApproved(d), 2+version, d.DecidedAt)
 				} else {
-					add("ORDERS", events.OrderRejected(d), 2, d.DecidedAt)
+					add("ORDERS", events.OrderRejected(d), 2+version, d.DecidedAt)
 				}
 			}
 		}
@@ -126,16 +126,9 @@ func TestLiveWithDuplicatesAndReorderingEqualsRebuild(t *testing.T) {
 			t.Parallel()
 			rng := rand.New(rand.NewPCG(seed, 42))
 			pool := openDB(t)
-			recs := history(rng)
+			recs := history(rng, 5+rng.IntN(20))
 
-			var delivered []projection.Record
-			for _, r := range recs {
-				for range 1 + rng.IntN(3) {
-					delivered = append(delivered, r)
-				}
-			}
-			rng.Shuffle(len(delivered), func(i, j int) { delivered[i], delivered[j] = delivered[j], delivered[i] })
-			for _, r := range delivered {
+			for _, r := range deliver(rng, recs) {
 				apply(t, pool, projection.Live, []projection.Record{r})
 			}
 			for start := 0; start < len(recs); start += 7 {
@@ -147,6 +140,51 @@ func TestLiveWithDuplicatesAndReorderingEqualsRebuild(t *testing.T) {
 				require.NotEmpty(t, strings.TrimSpace(part), "table %d of the rebuild is empty", i)
 			}
 			assert.Equal(t, rebuilt, live)
+		})
+	}
+}
+
+// deliver repeats each event one to three times and shuffles them all, as redeliveries and
+// concurrent consumers would.
+func deliver(rng *rand.Rand, recs []projection.Record) []projection.Record {
+	var delivered []projection.Record
+	for _, r := range recs {
+		for range 1 + rng.IntN(3) {
+			delivered = append(delivered, r)
+		}
+	}
+	rng.Shuffle(len(delivered), func(i, j int) { delivered[i], delivered[j] = delivered[j], delivered[i] })
+	return delivered
+}
+
+// Property: whatever the duplicates, the order of delivery and the cut into batches,
+// ApplyBulk (a replay's writer: COPY, creations and decisions merged) gives exactly the rows
+// Apply gives one event at a time (the live consumers' writer).
+func TestApplyBulkWritesWhatApplyWrites(t *testing.T) {
+	t.Parallel()
+	for seed := range uint64(8) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewPCG(seed, 7))
+			pool := openDB(t)
+			delivered := deliver(rng, history(rng, 20+rng.IntN(60)))
+			for _, r := range delivered {
+				apply(t, pool, projection.Live, []projection.Record{r})
+			}
+			for start := 0; start < len(delivered); {
+				end := min(start+1+rng.IntN(40), len(delivered))
+				err := pgx.BeginFunc(t.Context(), pool, func(tx pgx.Tx) error {
+					return projection.ApplyBulk(t.Context(), tx, projection.Rebuild, projection.Set{AuditLog: true, Orders: true}, delivered[start:end])
+				})
+				require.NoError(t, err)
+				start = end
+			}
+
+			live, rebuilt := dump(t, pool, projection.Live), dump(t, pool, projection.Rebuild)
+			for i, part := range strings.Split(rebuilt, "\n---\n")[:3] {
+				require.NotEmpty(t, strings.TrimSpace(part), "table %d of the rebuild is empty", i)
+			}
+			assert.Equal(t, live, rebuilt)
 		})
 	}
 }

@@ -3,12 +3,12 @@ package projection
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/caasdemo/orderdemo/services/platform/recent"
 )
 
 // Stats are the admin statistics, computed from the rows of the live views each time (no
@@ -67,20 +67,13 @@ func ReadStats(ctx context.Context, pool *pgxpool.Pool) (Stats, error) {
 
 // StatsCache keeps the last statistics computed, so that a hundred dashboards opening at
 // once cost one query, not a hundred. Get answers from the cache while it is younger than
-// maxAge and otherwise computes the statistics again; Refresh always does. Only one
-// computation runs at a time, and callers waiting for it share its result. The statistics
-// carry their as_of time.
+// maxAge and otherwise computes the statistics again; Refresh always does. Callers arriving
+// while a computation runs wait for it and share its result. The statistics carry their
+// as_of time.
 type StatsCache struct {
-	pool   *pgxpool.Pool
-	maxAge time.Duration
-	mu     sync.Mutex // held while computing
-	last   atomic.Pointer[snapshot]
-}
-
-// snapshot is a computed result and when its computation began (this process's clock).
-type snapshot struct {
-	stats Stats
-	began time.Time
+	pool    *pgxpool.Pool
+	maxAge  time.Duration
+	results recent.Results[Stats]
 }
 
 // NewStatsCache returns a cache over the live tables of pool; maxAge bounds how old the
@@ -100,21 +93,6 @@ func (c *StatsCache) Refresh(ctx context.Context) (Stats, error) {
 	return c.get(ctx, time.Now())
 }
 
-// get returns cached statistics computed after since, or computes them.
 func (c *StatsCache) get(ctx context.Context, since time.Time) (Stats, error) {
-	if s := c.last.Load(); s != nil && s.began.After(since) {
-		return s.stats, nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s := c.last.Load(); s != nil && s.began.After(since) { // computed while this caller waited
-		return s.stats, nil
-	}
-	began := time.Now()
-	stats, err := ReadStats(ctx, c.pool)
-	if err != nil {
-		return Stats{}, err
-	}
-	c.last.Store(&snapshot{stats: stats, began: began})
-	return stats, nil
+	return c.results.Get(ctx, "", since, func() (Stats, error) { return ReadStats(ctx, c.pool) })
 }

@@ -6,15 +6,23 @@ PKGS     := github.com/caasdemo/orderdemo/...
 MODULES  := $(shell $(GO) work edit -json | sed -n 's/.*"DiskPath": "\(.*\)".*/\1/p')
 DEVSTACK := bin/devstack
 
-.PHONY: run test lint fmt build modules tidy devstack clean replay assets bench
+.PHONY: run test chaos lint fmt build modules tidy devstack clean replay assets bench
 
 ## run: start the whole system on this machine (Ctrl-C stops it)
 run: devstack
 	./$(DEVSTACK) run
 
-## test: every module's tests with the race detector, against real servers
+## test: every module's tests with the race detector, against real servers; then the short
+##       form of the fault suite (its own servers, as separate processes it kills)
 test: devstack
-	./$(DEVSTACK) exec -- $(GO) test -race -count=1 -timeout 20m $(PKGS)
+	./$(DEVSTACK) exec -- $(GO) test -race -count=1 -timeout 20m $$($(GO) list $(PKGS) | grep -v '/infrastructure/chaos$$')
+	$(GO) test -count=1 -timeout 20m -run TestFaultSuite ./infrastructure/chaos/
+
+## chaos: the fault suite's long form: kill -9 of each piece, PostgreSQL's immediate stop,
+##        the audit service stopped for 20 s and a poison message, under load; prints a table
+##        and fails on anything lost, doubled, refused or left hanging
+chaos:
+	$(GO) run ./infrastructure/cmd/chaos
 
 ## bench: the whole system under load, with this machine's own references measured in the
 ##        same run (BENCH_DURATION=60s per phase by default); prints a table, writes JSON;

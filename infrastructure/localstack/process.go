@@ -108,3 +108,20 @@ func chown(dir string, u *user.User) error {
 	}
 	return os.Chown(dir, int(cred.Uid), int(cred.Gid))
 }
+
+// StartProcess starts path with args as a child process named name, in its own process
+// group (see start), with env (nil inherits the environment) and its output going to out.
+// The fault suite uses it to run each piece of the system as a process it can kill.
+func StartProcess(name, path string, args, env []string, out io.Writer) (*Process, error) {
+	return start(spec{name: name, path: path, args: args, env: env, out: out})
+}
+
+// Signal sends sig to the child; it does nothing once the child has exited.
+func (p *Process) Signal(sig syscall.Signal) error {
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	return p.cmd.Process.Signal(sig)
+}

@@ -62,13 +62,15 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// BuildServices compiles the four service binaries into binDir. It uses go install, which
-// leaves a binary that is up to date alone: a second start does not link again.
-func BuildServices(ctx context.Context, root, binDir string) error {
+// BuildServices compiles the four service binaries, and the commands of extra (package
+// paths relative to root), into binDir. It uses go install, which leaves a binary that is up
+// to date alone: a second start does not link again.
+func BuildServices(ctx context.Context, root, binDir string, extra ...string) error {
 	args := []string{"install"}
 	for _, name := range ServiceNames {
 		args = append(args, "./services/"+name+"/cmd/"+name)
 	}
+	args = append(args, extra...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	abs, err := filepath.Abs(binDir)

@@ -48,3 +48,60 @@ services:
 		"variable UNDOCUMENTED is used but not documented in .env.example",
 	}, problems)
 }
+
+// JetStream with the default sync interval, and X-Forwarded-For believed from any address,
+// are what compose.yaml once shipped; both are refused.
+func TestCheckFindsUnsafeJetStreamAndProxySettings(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "compose.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`
+x-check: &check
+  healthcheck: {test: ["CMD", "true"]}
+services:
+  nats:
+    <<: *check
+    image: nats:2-alpine
+    command: ["--jetstream", "--store_dir", "/data", "--http_port", "8222"]
+  nats-interval:
+    <<: *check
+    image: nats:2-alpine
+    command: ["-c", "/etc/nats/js.conf"]
+    configs: [{source: js-interval, target: /etc/nats/js.conf}]
+  nats-off:
+    <<: *check
+    image: nats:2-alpine
+  nats-synced:
+    <<: *check
+    image: nats:2-alpine
+    command: ["nats-server", "--config", "/etc/nats/js.conf"]
+    configs: [{source: js-always, target: /etc/nats/js.conf}]
+  auth:
+    <<: *check
+    image: auth
+    environment:
+      TRUSTED_PROXIES: 0.0.0.0/0,::/0
+  order:
+    <<: *check
+    image: order
+    environment:
+      TRUSTED_PROXIES: 10.1.2.0/24,10.1.0.0/16
+networks:
+  default:
+    ipam: {config: [{subnet: 10.1.2.0/24}]}
+configs:
+  js-interval:
+    content: "jetstream { store_dir: /data, sync_interval: 10s }"
+  js-always:
+    content: "jetstream { store_dir: /data, sync_interval: always }"
+`), 0o600))
+	problems, err := compose.Check(path, map[string]bool{})
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{
+		"nats: JetStream does not sync every write (set sync_interval: always)",
+		"nats-interval: JetStream does not sync every write (set sync_interval: always)",
+		"nats-off: JetStream is not enabled",
+		"auth: TRUSTED_PROXIES trusts 0.0.0.0/0, wider than any subnet declared for the compose networks",
+		"auth: TRUSTED_PROXIES trusts ::/0, wider than any subnet declared for the compose networks",
+		"order: TRUSTED_PROXIES trusts 10.1.0.0/16, wider than any subnet declared for the compose networks",
+	}, problems)
+}

@@ -84,16 +84,7 @@ func runSystem(ctx context.Context, stack *localstack.Stack, cfg localstack.Conf
 	if err := stack.StartServices(ctx, binDir, 60*time.Second); err != nil {
 		return 1, err
 	}
-	user, password := stack.AdminLogin()
-	fmt.Fprintf(out, `
-  CaaS Order Demo is running (ready in %.1fs).
-
-    Open      %s
-    Admin     %s / %s   (kept in %s)
-    Streams   nats --server %s stream ls
-    Stop      Ctrl-C
-
-`, time.Since(started).Seconds(), stack.GatewayURL(), user, password, stack.SecretsPath(), stack.NATSURL)
+	printBanner(out, stack, time.Since(started))
 
 	select {
 	case <-ctx.Done():
@@ -102,6 +93,29 @@ func runSystem(ctx context.Context, stack *localstack.Stack, cfg localstack.Conf
 	case p := <-stack.Exited():
 		return 1, fmt.Errorf("%s exited unexpectedly (%v); stopping everything", p.Name, p.Err())
 	}
+}
+
+// printBanner tells where to go once the system is ready. The admin password is shown only
+// when the stack generated it (it is then kept in the secrets file): one that came from the
+// environment is the user's own, and is not echoed into a terminal's scroll-back or a log.
+func printBanner(out io.Writer, stack *localstack.Stack, ready time.Duration) {
+	user, password := stack.AdminLogin()
+	admin := user + " / the password in ADMIN_PASSWORD (from your environment)"
+	switch stack.AdminPasswordSource() {
+	case localstack.PasswordGenerated:
+		admin = fmt.Sprintf("%s / %s   (generated, kept in %s)", user, password, stack.SecretsPath())
+	case localstack.PasswordFromHash:
+		admin = user + " / the password ADMIN_PASSWORD_HASH was made from (from your environment)"
+	}
+	fmt.Fprintf(out, `
+  CaaS Order Demo is running (ready in %.1fs).
+
+    Open      %s
+    Admin     %s
+    Streams   nats --server %s stream ls
+    Stop      Ctrl-C
+
+`, ready.Seconds(), stack.GatewayURL(), admin, stack.NATSURL)
 }
 
 func execWithServers(ctx context.Context, stack *localstack.Stack, argv []string) (int, error) {

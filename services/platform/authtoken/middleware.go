@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/caasdemo/orderdemo/services/platform/problem"
 )
@@ -25,7 +24,7 @@ func WithClaims(ctx context.Context, c Claims) context.Context {
 
 // Require admits requests with a valid bearer token granting scope: a missing or refused
 // token is 401 (with WWW-Authenticate), a token without the scope 403, an unreadable
-// revocation list 503.
+// revocation list 503 with Retry-After (naming valkey when it is down or too slow).
 func (v *Verifier) Require(scope string, log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -41,8 +40,12 @@ func (v *Verifier) Require(scope string, log *slog.Logger) func(http.Handler) ht
 				unauthorized(w, r, log, "the token is invalid, expired or revoked")
 				return
 			case err != nil:
-				log.ErrorContext(r.Context(), "token check failed", "error", err.Error())
-				problem.Write(w, r, log, &problem.Error{Status: http.StatusServiceUnavailable, Detail: "tokens cannot be checked right now; try again shortly", RetryAfter: time.Second})
+				if problem.AsUnavailable(err) == nil { // the list answered, with an error of its own
+					log.ErrorContext(r.Context(), "token check failed", "error", err.Error())
+					err = &problem.Error{Status: http.StatusServiceUnavailable, Detail: "tokens cannot be checked right now; try again shortly",
+						RetryAfter: problem.UnavailableRetryAfter, Err: err}
+				}
+				problem.Write(w, r, log, err)
 				return
 			case scope != "" && !c.HasScope(scope):
 				problem.Write(w, r, log, problem.Newf(http.StatusForbidden, "this needs the %s scope", scope))

@@ -96,10 +96,14 @@ func (i *Issuer) Issue(userID, username string, isAdmin bool, sessionID string) 
 	return signed, c, nil
 }
 
-// RevocationList remembers revoked token ids until the tokens expire.
+// RevocationList remembers revoked tokens, and revoked login sessions, until their tokens
+// expire.
 type RevocationList interface {
-	Revoke(ctx context.Context, tokenID string, until time.Time) error
-	IsRevoked(ctx context.Context, tokenID string) (bool, error)
+	// Revoke refuses the token c from now on and, when c names its login session, every
+	// other token of that session (those issued by refreshes before or after c).
+	Revoke(ctx context.Context, c Claims) error
+	// IsRevoked reports whether the token c, or its login session, was revoked.
+	IsRevoked(ctx context.Context, c Claims) (bool, error)
 }
 
 // Verifier checks access tokens: signature (HS256 only), expiry (required), not-before,
@@ -126,8 +130,9 @@ func NewVerifier(cfg Config, revoked RevocationList, now func() time.Time) *Veri
 }
 
 // Verify returns the token's claims. It returns an error wrapping ErrInvalid or ErrRevoked
-// for a token to refuse, and another error when the revocation list cannot be read (the
-// caller answers 503: an unchecked token is not accepted).
+// for a token to refuse (revoked itself, or its login session logged out), and another error
+// when the revocation list cannot be read (the caller answers 503: an unchecked token is not
+// accepted).
 //
 // A token that passed every check is remembered (by its SHA-256) until it expires, so its
 // next use costs no parsing: the JSON decoding of the claims was a quarter of the order
@@ -142,7 +147,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (Claims, error) {
 		}
 		v.checked.put(key, c, v.now())
 	}
-	revoked, err := v.revoked.IsRevoked(ctx, c.TokenID)
+	revoked, err := v.revoked.IsRevoked(ctx, c)
 	if err != nil {
 		return Claims{}, fmt.Errorf("check revocation: %w", err)
 	}

@@ -22,17 +22,17 @@ type memoryRevocations struct {
 	ids map[string]bool
 }
 
-func (m *memoryRevocations) Revoke(_ context.Context, id string, _ time.Time) error {
+func (m *memoryRevocations) Revoke(_ context.Context, c Claims) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.ids[id] = true
+	m.ids[c.TokenID] = true
 	return nil
 }
 
-func (m *memoryRevocations) IsRevoked(_ context.Context, id string) (bool, error) {
+func (m *memoryRevocations) IsRevoked(_ context.Context, c Claims) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.ids[id], nil
+	return m.ids[c.TokenID], nil
 }
 
 func TestARememberedTokenIsStillRefusedWhenExpiredRevokedOrAltered(t *testing.T) {
@@ -57,7 +57,7 @@ func TestARememberedTokenIsStillRefusedWhenExpiredRevokedOrAltered(t *testing.T)
 	_, err = v.Verify(t.Context(), forged)
 	assert.ErrorIs(t, err, ErrInvalid)
 
-	require.NoError(t, revoked.Revoke(t.Context(), issued.TokenID, issued.ExpiresAt))
+	require.NoError(t, revoked.Revoke(t.Context(), issued))
 	_, err = v.Verify(t.Context(), raw)
 	assert.ErrorIs(t, err, ErrRevoked, "revocation is checked on every use")
 

@@ -27,8 +27,12 @@ type Options struct {
 	Postgres   *postgres.Config
 	Migrations []postgres.Migrations
 	NATS       *natsconn.Config
-	Streams    []events.Stream // created or updated at start-up
-	Valkey     *valkeyconn.Config
+	// NATSDegrades says the service keeps serving while NATS is away (what it publishes
+	// waits in its outbox; its consumers resume where they stopped): readiness then reports
+	// NATS as degraded instead of failing.
+	NATSDegrades bool
+	Streams      []events.Stream // created or updated at start-up
+	Valkey       *valkeyconn.Config
 }
 
 // Backend holds the open connections.
@@ -62,7 +66,9 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (_ *Backend, err err
 			return nil, err
 		}
 		b.Add(b.NC.Close)
-		b.checks = append(b.checks, natsconn.Check(b.NC, b.JS))
+		check := natsconn.Check(b.NC, b.JS)
+		check.Degrades = o.NATSDegrades
+		b.checks = append(b.checks, check)
 		for _, s := range o.Streams {
 			if _, err := natsconn.EnsureStream(ctx, b.JS, s); err != nil {
 				return nil, err

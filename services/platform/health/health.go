@@ -1,6 +1,8 @@
-// Package health serves GET /health (the process is alive) and GET /ready (every dependency
-// answers). Readiness runs each check concurrently with a short timeout on every request, so a
-// dependency that comes back turns the service ready again by itself, with no restart.
+// Package health serves GET /health (the process is alive) and GET /ready ("send me traffic":
+// every dependency the service cannot work without answers). Readiness runs each check
+// concurrently with a short timeout on every request, so a dependency that comes back turns
+// the service ready again by itself, with no restart. A dependency the service keeps working
+// without (Check.Degrades) is reported as degraded in the body and never fails readiness.
 package health
 
 import (
@@ -16,11 +18,13 @@ import (
 
 // Check probes one dependency. Probe returns nil when the dependency is usable; a check
 // without Probe never fails. Detail, when set, adds figures to the report (such as the outbox
-// lag) without deciding readiness.
+// lag) without deciding readiness. Degrades marks a dependency the service still serves
+// without: its failure is reported (Degraded, status "degraded") but readiness holds.
 type Check struct {
-	Name   string
-	Probe  func(ctx context.Context) error
-	Detail func(ctx context.Context) (any, error)
+	Name     string
+	Probe    func(ctx context.Context) error
+	Detail   func(ctx context.Context) (any, error)
+	Degrades bool
 }
 
 // Timeout bounds each probe of a readiness request.
@@ -28,10 +32,11 @@ const Timeout = time.Second
 
 // Report is the body of /ready.
 type Report struct {
-	Status  string            `json:"status"`            // "ready" or "unavailable"
-	Down    []string          `json:"down,omitempty"`    // names of the failing checks, sorted
-	Checks  map[string]string `json:"checks"`            // "ok" or the failure
-	Details map[string]any    `json:"details,omitempty"` // figures from checks with Detail
+	Status   string            `json:"status"`             // "ready", "degraded" or "unavailable"
+	Down     []string          `json:"down,omitempty"`     // failing checks that fail readiness, sorted
+	Degraded []string          `json:"degraded,omitempty"` // failing checks with Degrades, sorted
+	Checks   map[string]string `json:"checks"`             // "ok" or the failure
+	Details  map[string]any    `json:"details,omitempty"`  // figures from checks with Detail
 }
 
 // Evaluate runs every check at once, each bounded by Timeout.
@@ -63,7 +68,12 @@ func Evaluate(ctx context.Context, checks []Check) Report {
 				}
 				rep.Details[c.Name] = detail
 			}
-			if err != nil {
+			switch {
+			case err != nil && c.Degrades:
+				rep.Checks[c.Name] = "degraded: " + err.Error()
+				rep.Degraded = append(rep.Degraded, c.Name)
+				return
+			case err != nil:
 				rep.Checks[c.Name] = "down: " + err.Error()
 				rep.Down = append(rep.Down, c.Name)
 				return
@@ -72,9 +82,13 @@ func Evaluate(ctx context.Context, checks []Check) Report {
 		})
 	}
 	wg.Wait()
-	if len(rep.Down) > 0 {
+	sort.Strings(rep.Down)
+	sort.Strings(rep.Degraded)
+	switch {
+	case len(rep.Down) > 0:
 		rep.Status = "unavailable"
-		sort.Strings(rep.Down)
+	case len(rep.Degraded) > 0:
+		rep.Status = "degraded"
 	}
 	return rep
 }
@@ -86,7 +100,8 @@ func LiveHandler(service string) http.HandlerFunc {
 	}
 }
 
-// ReadyHandler answers GET /ready: 200 when every check passes, 503 naming the failing ones.
+// ReadyHandler answers GET /ready: 503 naming the failing checks when one without Degrades
+// fails, 200 otherwise (its status "degraded" when a check with Degrades fails).
 func ReadyHandler(log *slog.Logger, checks ...Check) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rep := Evaluate(r.Context(), checks)
@@ -94,6 +109,8 @@ func ReadyHandler(log *slog.Logger, checks ...Check) http.HandlerFunc {
 		if len(rep.Down) > 0 {
 			status = http.StatusServiceUnavailable
 			log.WarnContext(r.Context(), "not ready", "down", rep.Down)
+		} else if len(rep.Degraded) > 0 {
+			log.WarnContext(r.Context(), "ready but degraded", "degraded", rep.Degraded)
 		}
 		writeJSON(w, status, rep)
 	}

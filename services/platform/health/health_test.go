@@ -18,6 +18,18 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/health"
 )
 
+// readiness returns a function asking GET /ready of the checks, with its status and report.
+func readiness(t *testing.T, checks ...health.Check) func() (int, health.Report) {
+	h := health.ReadyHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), checks...)
+	return func() (int, health.Report) {
+		rec := httptest.NewRecorder()
+		h(rec, httptest.NewRequest(http.MethodGet, "/ready", nil))
+		var rep health.Report
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rep))
+		return rec.Code, rep
+	}
+}
+
 func TestReadyNamesWhatIsDownAndRecoversByItself(t *testing.T) {
 	t.Parallel()
 	var pgDown atomic.Bool
@@ -30,15 +42,7 @@ func TestReadyNamesWhatIsDownAndRecoversByItself(t *testing.T) {
 		}},
 		{Name: "nats", Probe: func(context.Context) error { return nil }},
 	}
-	h := health.ReadyHandler(slog.New(slog.NewTextHandler(io.Discard, nil)), checks...)
-
-	get := func() (int, health.Report) {
-		rec := httptest.NewRecorder()
-		h(rec, httptest.NewRequest(http.MethodGet, "/ready", nil))
-		var rep health.Report
-		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rep))
-		return rec.Code, rep
-	}
+	get := readiness(t, checks...)
 
 	code, rep := get()
 	assert.Equal(t, http.StatusOK, code)
@@ -96,4 +100,33 @@ func TestDetailsAreReportedWithoutDecidingReadiness(t *testing.T) {
 	assert.Equal(t, "ok", rep.Checks["outbox"])
 	assert.Equal(t, map[string]int{"unpublished": 7}, rep.Details["outbox"])
 	assert.Equal(t, "unavailable: no table", rep.Details["broken"])
+}
+
+func TestADegradingCheckIsReportedWithoutFailingReadiness(t *testing.T) {
+	t.Parallel()
+	var valkeyDown atomic.Bool
+	checks := []health.Check{
+		{Name: "audit", Degrades: true, Probe: func(context.Context) error { return errors.New("connection refused") }},
+		{Name: "valkey", Probe: func(context.Context) error {
+			if valkeyDown.Load() {
+				return errors.New("i/o timeout")
+			}
+			return nil
+		}},
+	}
+	get := readiness(t, checks...)
+
+	code, rep := get()
+	assert.Equal(t, http.StatusOK, code, "a degrading dependency down still takes traffic")
+	assert.Equal(t, "degraded", rep.Status)
+	assert.Equal(t, []string{"audit"}, rep.Degraded)
+	assert.Empty(t, rep.Down)
+	assert.Equal(t, "degraded: connection refused", rep.Checks["audit"])
+
+	valkeyDown.Store(true)
+	code, rep = get()
+	assert.Equal(t, http.StatusServiceUnavailable, code)
+	assert.Equal(t, "unavailable", rep.Status)
+	assert.Equal(t, []string{"valkey"}, rep.Down)
+	assert.Equal(t, []string{"audit"}, rep.Degraded)
 }

@@ -2,7 +2,8 @@
 //
 // The first connection is retried with backoff for up to NATS_CONNECT_TIMEOUT, so a service
 // started together with its broker waits for it; after that the client reconnects forever,
-// logging each disconnect and reconnect, and readiness reports NATS as down meanwhile.
+// logging each disconnect and reconnect, and readiness reports NATS as down meanwhile (or
+// as degraded, for a service that keeps working without it: see backend.Options).
 package natsconn
 
 import (
@@ -20,10 +21,28 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/health"
 )
 
+// Dependency is NATS's name in errors, answers and readiness.
+const Dependency = "nats"
+
+// DefaultCallTimeout is NATS_CALL_TIMEOUT when a Config built in code leaves it zero.
+const DefaultCallTimeout = 2 * time.Second
+
 // Config is the NATS part of a service's configuration.
 type Config struct {
 	URL            config.URL    `env:"NATS_URL,required"`
 	ConnectTimeout time.Duration `env:"NATS_CONNECT_TIMEOUT" default:"15s"`
+	// CallTimeout bounds each JetStream API call (stream and consumer management, lookups)
+	// whose context has no deadline of its own. Publishing from the outbox and consuming
+	// have their own bounds (the relay's acknowledgement timeout, the fetch expiry).
+	CallTimeout time.Duration `env:"NATS_CALL_TIMEOUT" default:"2s"`
+}
+
+// Validate refuses a call timeout of zero.
+func (c Config) Validate() error {
+	if c.CallTimeout <= 0 {
+		return errors.New("NATS_CALL_TIMEOUT must be positive (for example 2s)")
+	}
+	return nil
 }
 
 // Connect opens the connection named after service and returns it with a JetStream handle.
@@ -61,7 +80,11 @@ func Connect(ctx context.Context, cfg Config, service string, log *slog.Logger) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("NATS_URL: cannot reach NATS at %s (raise NATS_CONNECT_TIMEOUT to wait longer): %w", cfg.URL, err)
 	}
-	js, err := jetstream.New(nc)
+	timeout := cfg.CallTimeout
+	if timeout <= 0 {
+		timeout = DefaultCallTimeout
+	}
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(timeout))
 	if err != nil {
 		nc.Close()
 		return nil, nil, fmt.Errorf("NATS_URL: jetstream: %w", err)
@@ -72,7 +95,7 @@ func Connect(ctx context.Context, cfg Config, service string, log *slog.Logger) 
 
 // Check is the readiness probe: the connection is up and JetStream answers.
 func Check(nc *nats.Conn, js jetstream.JetStream) health.Check {
-	return health.Check{Name: "nats", Probe: func(ctx context.Context) error {
+	return health.Check{Name: Dependency, Probe: func(ctx context.Context) error {
 		if !nc.IsConnected() {
 			return errors.New("not connected (" + nc.Status().String() + ")")
 		}

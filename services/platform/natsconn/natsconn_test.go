@@ -39,3 +39,12 @@ func TestConnectGivesUpNamingTheVariable(t *testing.T) {
 	assert.Contains(t, err.Error(), "NATS_URL: cannot reach NATS")
 	assert.NotContains(t, err.Error(), "pw1234")
 }
+
+func TestAZeroCallTimeoutIsRefusedNamingTheVariable(t *testing.T) {
+	t.Parallel()
+	var cfg natsconn.Config
+	err := config.Load(testenv.Lookup(map[string]string{"NATS_URL": "nats://127.0.0.1:4222", "NATS_CALL_TIMEOUT": "0s"}), &cfg)
+	assert.ErrorContains(t, err, "NATS_CALL_TIMEOUT must be positive")
+	require.NoError(t, config.Load(testenv.Lookup(map[string]string{"NATS_URL": "nats://127.0.0.1:4222"}), &cfg))
+	assert.Equal(t, 2*time.Second, cfg.CallTimeout)
+}

@@ -3,6 +3,12 @@
 // Each service owns exactly one schema (auth, orders, audit). Open pins the pool's
 // search_path to that schema, so the service's unqualified SQL can only reach its own tables,
 // and runs the service's embedded goose migrations inside it before anything else happens.
+//
+// Every call through the pool has a deadline of its own (DATABASE_CALL_TIMEOUT): the wait for
+// a connection and each statement, so a server that stopped answering fails a request within
+// about a second instead of holding it for as long as the client waits. Errors that mean the
+// server is unavailable are recognised by problem.Write (see Unavailable) and answered with
+// 503 and Retry-After naming postgres.
 package postgres
 
 import (
@@ -32,6 +38,18 @@ type Config struct {
 	URL            config.URL    `env:"DATABASE_URL,required"`
 	ConnectTimeout time.Duration `env:"DATABASE_CONNECT_TIMEOUT" default:"15s"`
 	MaxConns       int32         `env:"DATABASE_MAX_CONNS" default:"10"`
+	// CallTimeout bounds each wait for a pooled connection (opening one included) and each
+	// statement. The slowest statement a request runs takes a few hundred milliseconds at
+	// saturation; streamed exports, migrations and replays are exempt (WithoutCallTimeout).
+	CallTimeout time.Duration `env:"DATABASE_CALL_TIMEOUT" default:"1s"`
+}
+
+// Validate refuses a call timeout of zero: a statement without a deadline can wait forever.
+func (c Config) Validate() error {
+	if c.CallTimeout <= 0 {
+		return errors.New("DATABASE_CALL_TIMEOUT must be positive (for example 1s): a PostgreSQL call without a deadline can wait forever")
+	}
+	return nil
 }
 
 // Migrations is one set of goose SQL migrations (files at the root of FS) applied inside a
@@ -53,7 +71,8 @@ func (m Migrations) versionTable(schema string) string {
 
 // Open connects to PostgreSQL with retry and backoff for up to cfg.ConnectTimeout, pins the
 // search_path to schema, creates the schema if needed and applies every set of migrations, in
-// order. The caller closes the pool.
+// order. Every call through the pool is bounded by cfg.CallTimeout (DefaultCallTimeout when
+// zero). The caller closes the pool.
 func Open(ctx context.Context, cfg Config, service, schema string, log *slog.Logger, sets ...Migrations) (*pgxpool.Pool, error) {
 	pcfg, err := pgxpool.ParseConfig(cfg.URL.Reveal())
 	if err != nil {
@@ -61,6 +80,15 @@ func Open(ctx context.Context, cfg Config, service, schema string, log *slog.Log
 		return nil, fmt.Errorf("DATABASE_URL: not a valid PostgreSQL URL: %w", err)
 	}
 	pcfg.MaxConns = cfg.MaxConns
+	timeout := cfg.CallTimeout
+	if timeout <= 0 {
+		timeout = DefaultCallTimeout
+	}
+	pcfg.ConnConfig.Tracer = callDeadlines{timeout: timeout}
+	if pcfg.ConnConfig.ConnectTimeout == 0 || pcfg.ConnConfig.ConnectTimeout > timeout { // connect_timeout in the URL may be shorter
+		pcfg.ConnConfig.ConnectTimeout = timeout
+	}
+	pcfg.PingTimeout = timeout
 	pcfg.ConnConfig.RuntimeParams["search_path"] = schema
 	pcfg.ConnConfig.RuntimeParams["application_name"] = service
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
@@ -87,8 +115,10 @@ func Open(ctx context.Context, cfg Config, service, schema string, log *slog.Log
 
 // Migrate creates schema if it does not exist and applies every pending migration of set
 // inside it. A PostgreSQL advisory lock keyed by the schema lets several replicas start at
-// once.
+// once. Its statements are not bounded by the call timeout: building an index, or waiting
+// for another replica's migration, may take longer.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, set Migrations, log *slog.Logger) error {
+	ctx = WithoutCallTimeout(ctx)
 	if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		return fmt.Errorf("create schema %s: %w", schema, err)
 	}
@@ -120,7 +150,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, set Migrati
 
 // Check is the readiness probe of a pool: one round trip.
 func Check(pool *pgxpool.Pool) health.Check {
-	return health.Check{Name: "postgres", Probe: func(ctx context.Context) error {
+	return health.Check{Name: Dependency, Probe: func(ctx context.Context) error {
 		if err := pool.Ping(ctx); err != nil {
 			return errors.New(shortError(err))
 		}

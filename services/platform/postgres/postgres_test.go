@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/config"
 	"github.com/caasdemo/orderdemo/services/platform/health"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
+	"github.com/caasdemo/orderdemo/services/platform/problem"
 	"github.com/caasdemo/orderdemo/services/platform/testenv"
 )
 
@@ -75,4 +77,109 @@ func TestEndpoint(t *testing.T) {
 	assert.Equal(t, "db:5432/app", postgres.Endpoint("postgres://u:p@db/app"))
 	assert.Equal(t, "127.0.0.1:6543/x", postgres.Endpoint("postgres://127.0.0.1:6543/x"))
 	assert.Equal(t, "(the configured server)", postgres.Endpoint("host=db dbname=x"))
+}
+
+// Every call has its own deadline, and what a server that cannot answer returns is
+// recognised as postgres being unavailable, while the errors of a wrong request are not.
+func TestEveryCallEndsAtItsDeadlineNamingPostgres(t *testing.T) {
+	t.Parallel()
+	proxy := testenv.StartProxy(t, testenv.PostgresURL(t))
+	cfg := postgres.Config{URL: config.URL(proxy.URL()), ConnectTimeout: 5 * time.Second, MaxConns: 2, CallTimeout: 500 * time.Millisecond}
+	pool, err := postgres.Open(t.Context(), cfg, "widget-svc", "widgets", quiet, migrations)
+	require.NoError(t, err)
+	defer pool.Close()
+
+	_, err = pool.Exec(t.Context(), `SELEC 1`)
+	require.Error(t, err)
+	assert.Nil(t, problem.AsUnavailable(err), "a syntax error is the request's fault: %v", err)
+
+	_, err = pool.Exec(t.Context(), `SELECT pg_sleep(2)`)
+	assert.Equal(t, "postgres", unavailable(t, err), "a statement past its deadline")
+	_, err = pool.Exec(postgres.WithoutCallTimeout(t.Context()), `SELECT pg_sleep(0.7)`)
+	assert.NoError(t, err, "a statement that runs long by design is exempt")
+
+	held, err := pool.Acquire(t.Context())
+	require.NoError(t, err)
+	other, err := pool.Acquire(t.Context())
+	require.NoError(t, err)
+	start := time.Now()
+	_, err = pool.Exec(t.Context(), `SELECT 1`)
+	assert.Equal(t, "postgres", unavailable(t, err), "waiting for a connection of a full pool")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), time.Second)
+	held.Release()
+	other.Release()
+
+	for name, fault := range map[string]func(){"stalled": proxy.Stall, "killed": proxy.Cut} {
+		fault()
+		for _, idle := range []time.Duration{0, 1100 * time.Millisecond} { // pooled connections idle for over a second are pinged first
+			time.Sleep(idle)
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // as long as a request would wait
+			start := time.Now()
+			_, err := pool.Exec(ctx, `INSERT INTO widgets VALUES (2)`)
+			elapsed := time.Since(start)
+			cancel()
+			assert.Equal(t, "postgres", unavailable(t, err), "%s, idle %s", name, idle)
+			assert.Less(t, elapsed, 1200*time.Millisecond, "%s, idle %s: a hang is bounded by DATABASE_CALL_TIMEOUT", name, idle)
+		}
+		proxy.Restore()
+		require.Eventually(t, func() bool {
+			_, err := pool.Exec(t.Context(), `SELECT 1`)
+			return err == nil
+		}, 10*time.Second, 50*time.Millisecond, "%s: the pool recovers once PostgreSQL answers again", name)
+	}
+}
+
+// unavailable returns the dependency problem.Write would name for err, or says it names none.
+func unavailable(t *testing.T, err error) string {
+	t.Helper()
+	require.Error(t, err)
+	if ue := problem.AsUnavailable(err); ue != nil {
+		return ue.Dependency
+	}
+	return "(not recognised: " + err.Error() + ")"
+}
+
+func TestAZeroCallTimeoutIsRefusedNamingTheVariable(t *testing.T) {
+	t.Parallel()
+	var cfg postgres.Config
+	err := config.Load(testenv.Lookup(map[string]string{"DATABASE_URL": "postgres://db/app", "DATABASE_CALL_TIMEOUT": "0"}), &cfg)
+	assert.ErrorContains(t, err, "DATABASE_CALL_TIMEOUT must be positive")
+}
+
+// A streamed result waits for its consumer as long as the consumer takes, but not for a
+// server that stopped sending.
+func TestAStreamWaitsForItsConsumerButNotForAStalledServer(t *testing.T) {
+	t.Parallel()
+	proxy := testenv.StartProxy(t, testenv.PostgresURL(t))
+	cfg := postgres.Config{URL: config.URL(proxy.URL()), ConnectTimeout: 5 * time.Second, MaxConns: 2, CallTimeout: 300 * time.Millisecond}
+	pool, err := postgres.Open(t.Context(), cfg, "widget-svc", "widgets", quiet, migrations)
+	require.NoError(t, err)
+	defer pool.Close()
+
+	type row struct{ N int }
+	var got []int
+	err = postgres.Stream(t.Context(), pool, `SELECT generate_series(1, $1::int)`, []any{3}, func(r row) error {
+		time.Sleep(400 * time.Millisecond) // a slow client, longer than the call timeout
+		got = append(got, r.N)
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []int{1, 2, 3}, got)
+
+	n := 0
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // as long as a client would wait
+	defer cancel()
+	err = postgres.Stream(ctx, pool, `SELECT repeat('x', 1000) FROM generate_series(1, 100000)`, nil, func(struct{ S string }) error {
+		if n++; n == 1 {
+			proxy.Stall()
+			start = time.Now()
+		}
+		return nil
+	})
+	assert.Equal(t, "postgres", unavailable(t, err))
+	assert.Less(t, n, 100000, "the stall cut the stream short")
+	assert.Less(t, time.Since(start), time.Second, "the rows already received are consumed, then the wait ends at the call timeout")
+	proxy.Restore() // so that closing the pool does not wait out the stall
 }

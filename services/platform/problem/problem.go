@@ -2,8 +2,11 @@
 // of every service API, and keeps the small vocabulary of errors the services share.
 //
 // A service's handlers return errors; one function, Write, turns them into a status and a
-// body. Validation errors name each bad field and the rule it broke; a 500 is logged with its
-// detail and shown as a plain sentence with the request id, never the internals.
+// body. Validation errors name each bad field and the rule it broke; a dependency that is
+// down or too slow (an *UnavailableError, or an error a driver's package taught Write to
+// recognise) is a 503 with Retry-After naming the dependency; any other error is a 500,
+// logged with its detail and shown as a plain sentence with the request id, never the
+// internals.
 package problem
 
 import (
@@ -13,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/caasdemo/orderdemo/services/platform/requestid"
@@ -68,9 +72,72 @@ func Newf(status int, format string, args ...any) *Error {
 	return &Error{Status: status, Detail: fmt.Sprintf(format, args...)}
 }
 
+// UnavailableRetryAfter is the Retry-After of an answer about a dependency that is down: long
+// enough not to hammer it while it restarts, short enough that a client retrying by the
+// header sees it back soon.
+const UnavailableRetryAfter = time.Second
+
+// UnavailableError is a call to a dependency (PostgreSQL, Valkey, NATS, another service) that
+// failed for a reason of the dependency, not of the request: it is down, unreachable or did
+// not answer within its deadline. Write answers it with 503, Retry-After and a detail naming
+// Dependency; the cause is logged, never shown.
+type UnavailableError struct {
+	Dependency string // as operators know it: "postgres", "valkey", "nats"
+	Err        error
+}
+
+func (e *UnavailableError) Error() string { return e.Dependency + " is unavailable: " + e.Err.Error() }
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// Unavailable wraps err, a failed call to dependency, as an *UnavailableError.
+func Unavailable(dependency string, err error) error {
+	return &UnavailableError{Dependency: dependency, Err: err}
+}
+
+// recognisers are the drivers' tests for errors that mean their dependency is unavailable.
+var recognisers struct {
+	sync.RWMutex
+	list []recogniser
+}
+
+type recogniser struct {
+	dependency string
+	is         func(error) bool
+}
+
+// RecogniseUnavailable teaches Write that errors for which is returns true mean dependency
+// is unavailable. It is for a driver whose errors cannot be wrapped where they arise, such
+// as a connection pool the services' adapters call directly in many places; the driver's
+// package registers it once, at initialisation. Errors wrapped as *UnavailableError take
+// precedence.
+func RecogniseUnavailable(dependency string, is func(error) bool) {
+	recognisers.Lock()
+	defer recognisers.Unlock()
+	recognisers.list = append(recognisers.list, recogniser{dependency: dependency, is: is})
+}
+
+// AsUnavailable returns the *UnavailableError err is or wraps, or the one a registered
+// recogniser makes of it, or nil when err says nothing about a dependency being unavailable.
+func AsUnavailable(err error) *UnavailableError {
+	var ue *UnavailableError
+	if errors.As(err, &ue) {
+		return ue
+	}
+	recognisers.RLock()
+	defer recognisers.RUnlock()
+	for _, rec := range recognisers.list {
+		if rec.is(err) {
+			return &UnavailableError{Dependency: rec.dependency, Err: err}
+		}
+	}
+	return nil
+}
+
 // Write answers with the problem for err: a *Error as it says, validation.Errors as a 400
-// naming every field. Other errors are 500s: logged with their text, answered with a
-// sentence and the request id.
+// naming every field, a dependency unavailable (see AsUnavailable) as a 503 with
+// Retry-After naming it. Other errors are 500s. Both of the last are logged with their
+// cause; the answer is a sentence and the request id.
 func Write(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var pe *Error
 	var fields validation.Errors
@@ -78,8 +145,15 @@ func Write(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) 
 		pe = Validation(fields...)
 	}
 	if pe == nil && !errors.As(err, &pe) {
-		log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "error", err.Error())
-		pe = &Error{Status: http.StatusInternalServerError, Detail: "Something went wrong on our side. Please try again; if it persists, quote the request id."}
+		if ue := AsUnavailable(err); ue != nil {
+			log.ErrorContext(r.Context(), "dependency unavailable", "dependency", ue.Dependency,
+				"method", r.Method, "path", r.URL.Path, "error", err.Error())
+			pe = &Error{Status: http.StatusServiceUnavailable, RetryAfter: UnavailableRetryAfter,
+				Detail: ue.Dependency + " is unavailable; please try again shortly"}
+		} else {
+			log.ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+			pe = &Error{Status: http.StatusInternalServerError, Detail: "Something went wrong on our side. Please try again; if it persists, quote the request id."}
+		}
 	}
 	if pe.RetryAfter > 0 {
 		secs := int((pe.RetryAfter + time.Second - 1) / time.Second)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -57,4 +58,25 @@ func TestUnknownErrorsAre500sThatHideTheCause(t *testing.T) {
 	assert.NotContains(t, d.Detail, "relation")
 	assert.Contains(t, logs, "relation users does not exist")
 	assert.Contains(t, logs, "req-9")
+}
+
+func TestAnUnavailableDependencyIsA503NamingIt(t *testing.T) {
+	t.Parallel()
+	cause := errors.New("dial tcp 127.0.0.1:6379: i/o timeout")
+	rec, d, logs := write(t, fmt.Errorf("check revocation: %w", problem.Unavailable("valkey", cause)))
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	assert.Equal(t, "1", rec.Header().Get("Retry-After"))
+	assert.Equal(t, problem.ContentType, rec.Header().Get("Content-Type"))
+	assert.Equal(t, "valkey is unavailable; please try again shortly", d.Detail)
+	assert.NotContains(t, d.Detail, "i/o timeout", "the cause is logged, not shown")
+	assert.Contains(t, logs, `"dependency":"valkey"`)
+	assert.Contains(t, logs, "i/o timeout", "the log names the cause")
+
+	// A driver whose errors cannot be wrapped where they arise registers a recogniser.
+	errPoolDown := errors.New("pool: server closed the connection")
+	problem.RecogniseUnavailable("testdb", func(err error) bool { return errors.Is(err, errPoolDown) })
+	rec, d, logs = write(t, fmt.Errorf("create order: %w", errPoolDown))
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	assert.Equal(t, "testdb is unavailable; please try again shortly", d.Detail)
+	assert.Contains(t, logs, "server closed the connection")
 }

@@ -1,7 +1,8 @@
 // Package validation is the small vocabulary the services' domains use to refuse input: a
-// list of fields, each with the rule it broke, worded for the person who sent it. It imports
-// nothing, so domain packages can use it and stay free of HTTP; problem.Write turns it into
-// a 400 that names every field.
+// list of fields, each with the rule it broke, worded for the person who sent it; and the one
+// rule for user text every service applies where text enters (Line, Lines). It imports
+// nothing but the standard library, so domain packages can use it and stay free of HTTP;
+// problem.Write turns it into a 400 that names every field.
 package validation
 
 import "strings"

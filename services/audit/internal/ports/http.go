@@ -21,6 +21,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/consumer"
 	"github.com/caasdemo/orderdemo/services/platform/httpserver"
 	"github.com/caasdemo/orderdemo/services/platform/problem"
+	"github.com/caasdemo/orderdemo/services/platform/validation"
 )
 
 // HTTP serves the audit API.
@@ -60,11 +61,15 @@ func (h *HTTP) Routes(r chi.Router) {
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-// filter reads the audit log filters, naming every bad parameter.
+// filter reads the audit log filters, naming every bad parameter. The free-text ones (type,
+// actor, subject) are held to the shared rule for one line of text.
 func filter(r *http.Request) (projection.EntryFilter, error) {
 	q := r.URL.Query()
 	f := projection.EntryFilter{Type: q.Get("type"), Actor: q.Get("actor"), Subject: q.Get("subject"), Limit: 50}
 	var bad []problem.FieldError
+	for _, name := range []string{"type", "actor", "subject"} {
+		bad = append(bad, validation.Line(name, q.Get(name))...)
+	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
@@ -133,17 +138,26 @@ func (h *HTTP) eventsCSV(w http.ResponseWriter, r *http.Request) {
 	out := csv.NewWriter(w)
 	out.UseCRLF = true
 	_ = out.Write([]string{"occurred_at", "type", "actor_username", "actor_id", "subject", "correlation_id", "stream", "stream_seq", "event_id"})
+	n := 0
 	err = projection.EachEntry(r.Context(), h.pool, f, func(e projection.Entry) error {
 		row := []string{e.OccurredAt.UTC().Format(time.RFC3339Nano), e.Type, deref(e.ActorUsername), deref(e.ActorID), e.Subject,
 			deref(e.CorrelationID), e.Stream, strconv.FormatInt(e.StreamSeq, 10), e.EventID}
 		for i := range row {
 			row[i] = httpserver.NeutraliseFormula(row[i])
 		}
+		n++
 		return out.Write(row)
 	})
+	if err != nil && n == 0 {
+		// Nothing has left the buffer yet (the database did not answer): a proper answer
+		// instead of an empty file.
+		w.Header().Del("Content-Disposition")
+		problem.Write(w, r, h.log, err)
+		return
+	}
 	out.Flush()
 	if err != nil {
-		h.log.ErrorContext(r.Context(), "audit export interrupted", "error", err)
+		h.log.ErrorContext(r.Context(), "audit export interrupted", "rows", n, "error", err)
 	}
 }
 

@@ -75,24 +75,16 @@ func ListEntries(ctx context.Context, pool *pgxpool.Pool, f EntryFilter) ([]Entr
 	return list, total, nil
 }
 
-// EachEntry streams every matching row, newest first.
+// EachEntry streams every matching row, newest first, at the pace of fn (the export's
+// client): each wait for the server is bounded by the call timeout, the statement as a whole
+// is not.
 func EachEntry(ctx context.Context, pool *pgxpool.Pool, f EntryFilter, fn func(Entry) error) error {
 	w := f.where()
-	rows, err := pool.Query(ctx, `SELECT `+entryColumns+` FROM audit_log`+w.SQL()+` ORDER BY occurred_at DESC, stream, stream_seq DESC`, w.Args()...)
+	err := postgres.Stream(ctx, pool, `SELECT `+entryColumns+` FROM audit_log`+w.SQL()+` ORDER BY occurred_at DESC, stream, stream_seq DESC`, w.Args(), fn)
 	if err != nil {
 		return fmt.Errorf("export audit log: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		e, err := pgx.RowToStructByPos[Entry](rows)
-		if err != nil {
-			return err
-		}
-		if err := fn(e); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return nil
 }
 
 // OrderHistory returns one order's events in stream order.

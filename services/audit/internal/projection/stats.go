@@ -94,5 +94,5 @@ func (c *StatsCache) Refresh(ctx context.Context) (Stats, error) {
 }
 
 func (c *StatsCache) get(ctx context.Context, since time.Time) (Stats, error) {
-	return c.results.Get(ctx, "", since, func() (Stats, error) { return ReadStats(ctx, c.pool) })
+	return c.results.Get(ctx, "", since, func(ctx context.Context) (Stats, error) { return ReadStats(ctx, c.pool) })
 }

@@ -5,6 +5,11 @@
 // but get the indexes no insert needs only once loaded, and the live indexes' names with the
 // swap, so what is swapped in is defined exactly as what it replaces.
 //
+// A message that cannot be applied — undecodable, or refused by the database (ids that are
+// not UUIDs, say) — is skipped, counted and listed in the replay's report, as the live
+// consumers park it: one such message never stops a replay, and since it leaves no row on
+// either side, verification agrees with a live projection that parked it.
+//
 // A replay killed midway leaves only its rebuild tables behind: the live projection is
 // untouched, and the next replay starts by dropping them. One replay runs at a time across
 // every process (a session advisory lock); another start gets ErrRunning.
@@ -15,14 +20,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/caasdemo/orderdemo/events"
 	"github.com/caasdemo/orderdemo/services/audit/internal/projection"
+	"github.com/caasdemo/orderdemo/services/platform/postgres"
 )
 
 // ErrRunning: another replay holds the replay lock.
@@ -36,16 +44,33 @@ const batchSize = 2000
 
 // Progress is a replay's state, reported as it goes.
 type Progress struct {
-	RunID       int64     `json:"run_id"`
-	Projection  string    `json:"projection"`
-	State       string    `json:"state"` // running, verifying, done, failed
-	Done        int64     `json:"done"`
-	Total       int64     `json:"total"`
-	Rate        float64   `json:"events_per_second"`
-	ETA         float64   `json:"eta_seconds"`
-	Differences []string  `json:"differences,omitempty"`
-	Error       string    `json:"error,omitempty"`
-	StartedAt   time.Time `json:"started_at"`
+	RunID       int64    `json:"run_id"`
+	Projection  string   `json:"projection"`
+	State       string   `json:"state"` // running, verifying, done, failed
+	Done        int64    `json:"done"`
+	Total       int64    `json:"total"`
+	Rate        float64  `json:"events_per_second"`
+	ETA         float64  `json:"eta_seconds"`
+	Differences []string `json:"differences,omitempty"`
+	// Skipped counts the messages left out because they cannot be applied; SkippedMessages
+	// lists them (the first maxListed), each with its stream, sequence and reason.
+	Skipped         int64     `json:"skipped"`
+	SkippedMessages []string  `json:"skipped_messages,omitempty"`
+	Error           string    `json:"error,omitempty"`
+	StartedAt       time.Time `json:"started_at"`
+}
+
+// skip records messages left out.
+func (p *Progress) skip(reasons []string) {
+	for _, r := range reasons {
+		p.Skipped++
+		switch {
+		case len(p.SkippedMessages) < maxListed:
+			p.SkippedMessages = append(p.SkippedMessages, r)
+		case len(p.SkippedMessages) == maxListed:
+			p.SkippedMessages = append(p.SkippedMessages, "… and more: see the count")
+		}
+	}
 }
 
 // Truth gives the order counts by status from the order service's own tables.
@@ -74,8 +99,10 @@ var streams = []string{events.AuthStream.Name, events.OrdersStream.Name}
 // Run rebuilds projection ("all", "audit-log" or "orders"), calling report as it goes (at
 // most every 200 ms, and at the end). With verify, the differences between the live and
 // the rebuilt rows, and between the statistics and the order service, are listed in the
-// final progress. It returns ErrRunning if another replay runs.
+// final progress. It returns ErrRunning if another replay runs. Its statements are exempt
+// from the call timeout: index builds and row-by-row comparisons run long by design.
 func (r *Replayer) Run(ctx context.Context, name string, verify bool, report func(Progress)) (Progress, error) {
+	ctx = postgres.WithoutCallTimeout(ctx)
 	set, err := projection.SetOf(name)
 	if err != nil {
 		return Progress{}, err
@@ -146,12 +173,15 @@ func (r *Replayer) run(ctx context.Context, set projection.Set, verify bool, p *
 		if targets[name] == 0 {
 			continue
 		}
-		err := r.read(ctx, name, 1, targets[name], func(batch []projection.Record, consumed int) error {
-			err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
-				return projection.ApplyBulk(ctx, tx, projection.Rebuild, set, batch)
+		err := r.read(ctx, name, 1, targets[name], func(b fetched) error {
+			var skipped []string
+			err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) (err error) {
+				skipped, err = applyBatch(ctx, tx, set, b.recs)
+				return err
 			})
 			if err == nil {
-				tick(consumed)
+				p.skip(append(b.skipped, skipped...))
+				tick(b.consumed)
 			}
 			return err
 		})
@@ -323,17 +353,52 @@ func indexNames(live, rebuilt []index) (map[string]string, error) {
 	return names, nil
 }
 
-// fetched is one fetch from a stream: its events, decoded, and how many messages it took
-// (undecodable ones included).
+// applyBatch writes a batch into the rebuild tables of set inside tx, in bulk. When the
+// database refuses the batch's data, it applies the events one at a time instead, each under
+// a savepoint as the live consumers do, and leaves out those refused, returning why; any
+// other failure (the database gone, the replay cancelled) is returned.
+func applyBatch(ctx context.Context, tx pgx.Tx, set projection.Set, batch []projection.Record) ([]string, error) {
+	err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+		return projection.ApplyBulk(ctx, sp, projection.Rebuild, set, batch)
+	})
+	if !unappliable(err) {
+		return nil, err
+	}
+	var skipped []string
+	for _, rec := range batch {
+		err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+			return projection.Apply(ctx, sp, projection.Rebuild, set, []projection.Record{rec})
+		})
+		if !unappliable(err) {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		skipped = append(skipped, fmt.Sprintf("%s #%d: event %s (%s) cannot be applied: %v", rec.Stream, rec.Seq, rec.Env.ID, rec.Env.Type, err))
+	}
+	return skipped, nil
+}
+
+// unappliable reports whether err is PostgreSQL refusing an event's data — a value of the
+// wrong form (class 22) or one breaking a constraint (class 23) — which no retry changes.
+func unappliable(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (strings.HasPrefix(pg.Code, "22") || strings.HasPrefix(pg.Code, "23"))
+}
+
+// fetched is one fetch from a stream: its events, decoded, how many messages it took
+// (undecodable ones included), and why each undecodable one was left out.
 type fetched struct {
 	recs     []projection.Record
 	consumed int
+	skipped  []string
 }
 
 // read delivers the stream's events from sequence from through to, in batches, to apply. A
 // reader goroutine fetches and decodes the next batch while apply writes the previous one;
 // read returns only once that goroutine has ended.
-func (r *Replayer) read(ctx context.Context, stream string, from, to uint64, apply func(batch []projection.Record, consumed int) error) error {
+func (r *Replayer) read(ctx context.Context, stream string, from, to uint64, apply func(b fetched) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	batches := make(chan fetched, 1) // one batch ready while the previous one is applied
@@ -345,7 +410,7 @@ func (r *Replayer) read(ctx context.Context, stream string, from, to uint64, app
 	for b := range batches {
 		err := ctx.Err()
 		if err == nil {
-			err = apply(b.recs, b.consumed)
+			err = apply(b)
 		}
 		if err != nil {
 			cancel()
@@ -392,6 +457,7 @@ func (r *Replayer) fetch(ctx context.Context, stream string, from, to uint64, ou
 			if err != nil {
 				// The live consumer parks such a message; a rebuild skips it the same way.
 				r.log.Warn("skipping an undecodable message", "stream", stream, "seq", seq, "error", err)
+				b.skipped = append(b.skipped, fmt.Sprintf("%s #%d: undecodable: %v", stream, seq, err))
 				continue
 			}
 			b.recs = append(b.recs, rec)
@@ -428,10 +494,15 @@ func (r *Replayer) swap(ctx context.Context, set projection.Set, targets map[str
 			}
 			info := st.CachedInfo() // fetched by js.Stream just now
 			if info.State.LastSeq > targets[name] {
-				err := r.read(ctx, name, targets[name]+1, info.State.LastSeq, func(batch []projection.Record, consumed int) error {
-					p.Done += int64(consumed)
-					p.Total += int64(consumed)
-					return projection.ApplyBulk(ctx, tx, projection.Rebuild, set, batch)
+				err := r.read(ctx, name, targets[name]+1, info.State.LastSeq, func(b fetched) error {
+					skipped, err := applyBatch(ctx, tx, set, b.recs)
+					if err != nil {
+						return err
+					}
+					p.Done += int64(b.consumed)
+					p.Total += int64(b.consumed)
+					p.skip(append(b.skipped, skipped...))
+					return nil
 				})
 				if err != nil {
 					return fmt.Errorf("catch up %s: %w", name, err)
@@ -492,7 +563,8 @@ func (r *Replayer) save(ctx context.Context, p Progress) {
 
 func (r *Replayer) finish(ctx context.Context, p Progress) {
 	_, err := r.pool.Exec(ctx, `UPDATE replay_runs SET state = $2, done = $3, total = $4, finished_at = now(),
-		differences = $5, error = NULLIF($6, '') WHERE id = $1`, p.RunID, p.State, p.Done, p.Total, p.Differences, p.Error)
+		differences = $5, error = NULLIF($6, ''), skipped = $7, skipped_messages = $8 WHERE id = $1`,
+		p.RunID, p.State, p.Done, p.Total, p.Differences, p.Error, p.Skipped, p.SkippedMessages)
 	if err != nil {
 		r.log.Warn("could not save replay result", "error", err)
 	}
@@ -501,10 +573,12 @@ func (r *Replayer) finish(ctx context.Context, p Progress) {
 // Last returns the most recent replay, or nil when there has been none.
 func (r *Replayer) Last(ctx context.Context) (*Progress, error) {
 	var p Progress
-	var diffs []string
+	var diffs, skipped []string
 	var errText *string
-	err := r.pool.QueryRow(ctx, `SELECT id, projection, state, done, total, started_at, coalesce(differences, '[]'::jsonb), error
-		FROM replay_runs ORDER BY id DESC LIMIT 1`).Scan(&p.RunID, &p.Projection, &p.State, &p.Done, &p.Total, &p.StartedAt, &diffs, &errText)
+	err := r.pool.QueryRow(ctx, `SELECT id, projection, state, done, total, started_at, coalesce(differences, '[]'::jsonb), error,
+			skipped, coalesce(skipped_messages, '[]'::jsonb)
+		FROM replay_runs ORDER BY id DESC LIMIT 1`).Scan(&p.RunID, &p.Projection, &p.State, &p.Done, &p.Total, &p.StartedAt, &diffs, &errText,
+		&p.Skipped, &skipped)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -512,6 +586,9 @@ func (r *Replayer) Last(ctx context.Context) (*Progress, error) {
 		return nil, err
 	}
 	p.Differences = diffs
+	if len(skipped) > 0 {
+		p.SkippedMessages = skipped
+	}
 	if errText != nil {
 		p.Error = *errText
 	}

@@ -217,3 +217,65 @@ func TestAReplayOfRepeatedAndReorderedEventsGivesTheLiveRows(t *testing.T) {
 	assert.Len(t, distinct, entries, "one entry per event")
 	assert.Equal(t, 2, rejected, "the later decision stands")
 }
+
+// Messages that cannot be applied — one whose ids are not UUIDs, which the database refuses,
+// and one that does not decode — are parked by the live consumers; a replay skips them the
+// same way, in the rebuild and in the catch-up under the swap lock alike, applies everything
+// around them, counts and lists them, and finds no difference with the live projection.
+func TestAReplaySkipsWhatCannotBeAppliedAndVerifiesClean(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	user, order := events.NewID(), events.NewID()
+	poison := func() events.Envelope {
+		return event(t, events.OrderCreated{OrderID: "not-a-uuid", UserID: "nobody", Username: "mallory", ItemName: "x",
+			Quantity: 1, Status: "pending", CreatedAt: time.Now()}, 1)
+	}
+	first := poison()
+	recs := e.publish(
+		event(t, events.UserRegistered{UserID: user, Username: "alice"}, 1),
+		first,
+		event(t, events.OrderCreated{OrderID: order, UserID: user, Username: "alice", ItemName: "x", Quantity: 1, Status: "pending", CreatedAt: time.Now()}, 1),
+	)
+	_, err := e.js.Publish(t.Context(), "orders.created.junk.junk", []byte("not an event"))
+	require.NoError(t, err)
+
+	// The live consumers' way: each event on its own; one refused is parked, leaving nothing.
+	all := projection.Set{AuditLog: true, Orders: true}
+	for _, rec := range recs {
+		err := pgx.BeginFunc(t.Context(), e.pool, func(tx pgx.Tx) error {
+			return projection.Apply(t.Context(), tx, projection.Live, all, []projection.Record{rec})
+		})
+		if rec.Env.ID == first.ID {
+			require.Error(t, err, "the database refuses it")
+		} else {
+			require.NoError(t, err)
+		}
+	}
+
+	late := poison() // arrives while the replay verifies: read by the catch-up
+	p, err := e.r.Run(t.Context(), "all", true, func(p replay.Progress) {
+		if p.State == "verifying" {
+			e.publish(late)
+		}
+	})
+	require.NoError(t, err, "a message that cannot be applied does not stop the replay")
+	assert.Empty(t, p.Differences, "the live projection parked the same messages")
+	assert.EqualValues(t, 3, p.Skipped)
+	listed := strings.Join(p.SkippedMessages, "\n")
+	assert.Len(t, p.SkippedMessages, 3)
+	assert.Contains(t, listed, "ORDERS #1: event "+first.ID+" (OrderCreated) cannot be applied: audit log: ERROR: invalid input syntax for type uuid")
+	assert.Contains(t, listed, "ORDERS #3: undecodable:")
+	assert.Contains(t, listed, "ORDERS #4: event "+late.ID+" (OrderCreated) cannot be applied:")
+	assert.Equal(t, p.Total, p.Done, "skipped messages count as done")
+
+	var entries, orders int
+	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT count(*) FROM audit_log`).Scan(&entries))
+	require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT count(*) FROM orders_view`).Scan(&orders))
+	assert.Equal(t, 2, entries, "the registration and the good order")
+	assert.Equal(t, 1, orders)
+
+	last, err := e.r.Last(t.Context())
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, last.Skipped, "the report is kept")
+	assert.Equal(t, p.SkippedMessages, last.SkippedMessages)
+}

@@ -36,20 +36,27 @@ type harness struct {
 	adminID string
 }
 
+// start runs the service; extra are more variables, name then value (a server's URL among
+// them replaces the one the harness would start or create).
 func start(t *testing.T, extra ...string) *harness {
 	t.Helper()
-	h := &harness{t: t, env: map[string]string{
-		"DATABASE_URL":          testenv.PostgresURL(t),
-		"NATS_URL":              testenv.NATS(t),
-		"VALKEY_URL":            testenv.ValkeyURL(t),
-		"VALKEY_KEY_PREFIX":     testenv.Prefix(),
-		"JWT_SECRET":            testenv.JWTSecret,
-		"CONSUMER_MAX_ATTEMPTS": "3",
-		"CONSUMER_RETRY_BASE":   "10ms",
-		"STATS_MAX_AGE":         "0", // every read sees the latest writes
-	}}
+	h := &harness{t: t, env: map[string]string{}}
 	for i := 0; i+1 < len(extra); i += 2 {
 		h.env[extra[i]] = extra[i+1]
+	}
+	for name, value := range map[string]func() string{
+		"DATABASE_URL":          func() string { return testenv.PostgresURL(t) },
+		"NATS_URL":              func() string { return testenv.NATS(t) },
+		"VALKEY_URL":            func() string { return testenv.ValkeyURL(t) },
+		"VALKEY_KEY_PREFIX":     testenv.Prefix,
+		"JWT_SECRET":            func() string { return testenv.JWTSecret },
+		"CONSUMER_MAX_ATTEMPTS": func() string { return "3" },
+		"CONSUMER_RETRY_BASE":   func() string { return "10ms" },
+		"STATS_MAX_AGE":         func() string { return "0" }, // every read sees the latest writes
+	} {
+		if _, set := h.env[name]; !set {
+			h.env[name] = value()
+		}
 	}
 	var cfg config.Config
 	require.NoError(t, pconfig.Load(testenv.Lookup(h.env), &cfg))

@@ -21,7 +21,8 @@ import (
 
 // ReplayCommand is `audit replay [--projection=all|audit-log|orders] [--verify]`: it
 // rebuilds a projection while the running service keeps serving, drawing a progress bar on
-// term, and with --verify prints every difference it found. It fails when the replay fails,
+// term, lists the messages it skipped because they cannot be applied, and with --verify
+// prints every difference it found. It fails when the replay fails,
 // and when verification found differences (the rebuilt projection is swapped in anyway: it
 // is what the events say).
 func ReplayCommand(args []string, term io.Writer) app.Runner[config.Config] {
@@ -49,6 +50,12 @@ func ReplayCommand(args []string, term io.Writer) app.Runner[config.Config] {
 			return err
 		}
 		fmt.Fprintf(term, "rebuilt %q from %d events in %s and swapped it in\n", p.Projection, p.Done, time.Since(p.StartedAt).Round(time.Millisecond))
+		if p.Skipped > 0 {
+			fmt.Fprintf(term, "skipped %d messages that cannot be applied (the live consumers park them; see the parked messages):\n", p.Skipped)
+			for _, m := range p.SkippedMessages {
+				fmt.Fprintln(term, "  "+m)
+			}
+		}
 		if !*verify {
 			return nil
 		}

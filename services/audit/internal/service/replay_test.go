@@ -158,3 +158,36 @@ func TestASecondReplayIsRefused(t *testing.T) {
 	require.Eventually(t, func() bool { return h.get("/audit/replay", h.admin).Body["state"] == "done" }, 10*time.Second, 50*time.Millisecond)
 	assert.Equal(t, http.StatusBadRequest, h.post("/audit/replay", `{"projection":"everything"}`, h.admin).Status)
 }
+
+// A message that decodes but cannot be applied (its ids are not UUIDs) is parked by the live
+// consumer after its attempts; a replay with verification afterwards skips it the same way,
+// reports it, and stays green.
+func TestAReplayAfterAParkedPoisonMessageVerifiesClean(t *testing.T) {
+	t.Parallel()
+	h := start(t, "ORDER_URL", orderService(t, map[string]int{"pending": 2, "approved": 1, "rejected": 1}))
+	h.scenario()
+	poison := h.publish(events.OrderCreated{OrderID: "not-a-uuid", UserID: "nobody", Username: "mallory", ItemName: "x",
+		Quantity: 1, Status: "pending", CreatedAt: time.Now()})[0]
+	h.publish(events.OrderCreated{OrderID: events.NewID(), UserID: events.NewID(), Username: "dave", ItemName: "after",
+		Quantity: 1, Status: "pending", CreatedAt: time.Now()})
+	require.Eventually(t, func() bool {
+		return h.count(`SELECT count(*) FROM audit.dead_letters WHERE event_id = $1 AND redriven_at IS NULL`, poison.ID) == 1
+	}, 30*time.Second, 20*time.Millisecond, "the live consumer parks it")
+	h.waitApplied(9)
+	before := h.snapshot()
+
+	p, err := h.svc.Replayer.Run(t.Context(), "all", true, func(replay.Progress) {})
+	require.NoError(t, err)
+	assert.Equal(t, "done", p.State)
+	assert.Empty(t, p.Differences)
+	assert.EqualValues(t, 1, p.Skipped)
+	require.Len(t, p.SkippedMessages, 1)
+	assert.Contains(t, p.SkippedMessages[0], "event "+poison.ID+" (OrderCreated) cannot be applied")
+	assert.Equal(t, p.Total, p.Done)
+	assert.Equal(t, before, h.snapshot())
+
+	last := h.get("/audit/replay", h.admin)
+	require.Equal(t, http.StatusOK, last.Status)
+	assert.EqualValues(t, 1, last.Body["skipped"])
+	assert.Len(t, last.Body["skipped_messages"], 1)
+}

@@ -101,10 +101,14 @@ func New(ctx, base context.Context, cfg *config.Config, log *slog.Logger) (_ *Se
 // open connects to PostgreSQL (migrating the audit schema), NATS and Valkey. The streams
 // belong to their producers; ensuring them here too lets the audit service start first (the
 // configuration is the same, from the event contract).
+//
+// The service is ready while PostgreSQL and Valkey answer: the audit API reads the one and
+// checks tokens against the other. NATS only degrades it: the log stops growing until the
+// consumers resume where they stopped.
 func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*backend.Backend, error) {
 	return backend.Open(ctx, backend.Options{Service: Name, Schema: Schema,
 		Postgres: &cfg.Postgres, Migrations: []postgres.Migrations{{FS: migrations.FS}, consumer.Migrations},
-		NATS: &cfg.NATS, Streams: events.Streams(), Valkey: &cfg.Valkey}, log)
+		NATS: &cfg.NATS, NATSDegrades: true, Streams: events.Streams(), Valkey: &cfg.Valkey}, log)
 }
 
 // notifyStats publishes the statistics on StatsSubject at most four times a second, when a

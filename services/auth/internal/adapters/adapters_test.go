@@ -76,7 +76,9 @@ func TestLimiterCountsAcrossAllItsWindows(t *testing.T) {
 func TestSessionsRotateOnceAndEnd(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
-	s := adapters.NewSessions(valkeyClient(t), testenv.Prefix(), time.Hour, 12*time.Hour, func() time.Time { return now })
+	// Without a grace period, every refresh token works exactly once.
+	s := adapters.NewSessions(valkeyClient(t), testenv.Prefix(), adapters.SessionLimits{Idle: time.Hour, Lifetime: 12 * time.Hour},
+		func() time.Time { return now })
 	tok, err := s.Start(t.Context(), app.Session{ID: "s1", UserID: "u1", Username: "alice", IsAdmin: true, StartedAt: now})
 	require.NoError(t, err)
 
@@ -117,6 +119,131 @@ func TestSessionsRotateOnceAndEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.End(t.Context(), "s3"))
 	_, _, err = s.Rotate(t.Context(), tok3)
+	assert.ErrorIs(t, err, app.ErrInvalidRefresh)
+}
+
+// manualClock is a clock the test moves by hand.
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// rotateAtOnce presents token to Rotate from n goroutines released together.
+func rotateAtOnce(s *adapters.Sessions, token string, n int) (nexts []string, errs []error) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for range n {
+		wg.Go(func() {
+			<-gate
+			_, next, err := s.Rotate(context.Background(), token)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				nexts = append(nexts, next)
+			}
+		})
+	}
+	close(gate)
+	wg.Wait()
+	return nexts, errs
+}
+
+// Twenty page loads of one browser renew with the same refresh token at once: all of them
+// get the one successor, and the session lives on along that single chain.
+func TestSessionsConcurrentRenewalsShareOneSuccessor(t *testing.T) {
+	t.Parallel()
+	clock := &manualClock{now: time.Now()}
+	s := adapters.NewSessions(valkeyClient(t), testenv.Prefix(),
+		adapters.SessionLimits{Idle: time.Hour, Lifetime: 12 * time.Hour, Grace: 15 * time.Second}, clock.Now)
+	tok, err := s.Start(t.Context(), app.Session{ID: "s1", UserID: "u1", Username: "alice", StartedAt: clock.Now()})
+	require.NoError(t, err)
+
+	nexts, errs := rotateAtOnce(s, tok, 20)
+	require.Empty(t, errs, "no renewal is taken for a replay")
+	require.Len(t, nexts, 20)
+	for _, next := range nexts {
+		assert.Equal(t, nexts[0], next, "every caller is on the same chain")
+	}
+	assert.NotEqual(t, tok, nexts[0])
+
+	clock.Advance(5 * time.Second)
+	sess, again, err := s.Rotate(t.Context(), tok)
+	require.NoError(t, err, "a late caller within the grace period")
+	assert.Equal(t, nexts[0], again)
+	assert.Equal(t, "alice", sess.Username)
+
+	// The chain goes on from the shared successor, and its own renewals race safely too.
+	nexts2, errs := rotateAtOnce(s, nexts[0], 20)
+	require.Empty(t, errs)
+	require.Len(t, nexts2, 20)
+	for _, next := range nexts2 {
+		assert.Equal(t, nexts2[0], next)
+	}
+	_, _, err = s.Rotate(t.Context(), nexts2[0])
+	assert.NoError(t, err, "the one live session")
+}
+
+// The grace period covers only the token just replaced, and only for its duration: a
+// replay of it later, or of any older token, still ends the whole session.
+func TestSessionsReuseOutsideTheGracePeriodEndsTheSession(t *testing.T) {
+	t.Parallel()
+	const grace = 15 * time.Second
+	clock := &manualClock{now: time.Now()}
+	s := adapters.NewSessions(valkeyClient(t), testenv.Prefix(),
+		adapters.SessionLimits{Idle: time.Hour, Lifetime: 12 * time.Hour, Grace: grace}, clock.Now)
+	start := func(id string) string {
+		tok, err := s.Start(t.Context(), app.Session{ID: id, UserID: "u1", Username: "alice", StartedAt: clock.Now()})
+		require.NoError(t, err)
+		return tok
+	}
+	rotate := func(tok string) (string, error) {
+		_, next, err := s.Rotate(t.Context(), tok)
+		return next, err
+	}
+
+	// After the grace period.
+	first := start("late")
+	second, err := rotate(first)
+	require.NoError(t, err)
+	clock.Advance(grace)
+	_, err = rotate(first)
+	assert.ErrorIs(t, err, app.ErrInvalidRefresh, "the replaced token, once the grace period is over")
+	_, err = rotate(second)
+	assert.ErrorIs(t, err, app.ErrInvalidRefresh, "the session ended: its newest token is dead too")
+
+	// An older token within the grace period of a newer rotation.
+	first = start("older")
+	second, err = rotate(first)
+	require.NoError(t, err)
+	third, err := rotate(second)
+	require.NoError(t, err)
+	_, err = rotate(first)
+	assert.ErrorIs(t, err, app.ErrInvalidRefresh, "two rotations back is a replay, however soon")
+	_, err = rotate(third)
+	assert.ErrorIs(t, err, app.ErrInvalidRefresh)
+
+	// A forged secret for a live session.
+	first = start("forged")
+	second, err = rotate(first)
+	require.NoError(t, err)
+	_, err = rotate("forged.not-the-secret")
+	assert.ErrorIs(t, err, app.ErrInvalidRefresh)
+	_, err = rotate(second)
 	assert.ErrorIs(t, err, app.ErrInvalidRefresh)
 }
 

@@ -39,7 +39,7 @@ end
 return 0
 `)
 
-// Limiter is app.Limiter on Valkey sorted sets, under prefix + "ratelimit:login:".
+// Limiter is app.Limiter on Valkey sorted sets, one per limit key, under prefix + "ratelimit:".
 type Limiter struct {
 	client valkey.Client
 	prefix string
@@ -47,7 +47,7 @@ type Limiter struct {
 
 // NewLimiter returns a limiter; prefix separates deployments (or tests) sharing a server.
 func NewLimiter(client valkey.Client, prefix string) *Limiter {
-	return &Limiter{client: client, prefix: prefix + "ratelimit:login:"}
+	return &Limiter{client: client, prefix: prefix + "ratelimit:"}
 }
 
 // Acquire implements app.Limiter.

@@ -35,14 +35,15 @@ type Hasher interface {
 	Compare(ctx context.Context, hash []byte, password string) (bool, error)
 }
 
-// Limit is one sliding window of failed attempts: at most Max within Window.
+// Limit is one sliding window of attempts: at most Max within Window. Key names what is
+// counted and for whom (e.g. "login:user:alice").
 type Limit struct {
 	Key    string
 	Max    int
 	Window time.Duration
 }
 
-// Limiter counts login attempts exactly, in sliding windows.
+// Limiter counts attempts exactly, in sliding windows shared by every replica.
 type Limiter interface {
 	// Acquire counts one attempt against every limit, unless one of them is full: then it
 	// counts nothing and returns how long until that window frees.
@@ -55,8 +56,10 @@ type Limiter interface {
 type Sessions interface {
 	// Start opens a session and returns its first refresh token.
 	Start(ctx context.Context, s Session) (refreshToken string, err error)
-	// Rotate exchanges a refresh token for the next one. A token that is unknown, expired or
-	// already used returns ErrInvalidRefresh and, if it belonged to a session, ends it.
+	// Rotate exchanges a refresh token for the next one. The token the last rotation replaced
+	// gets that rotation's successor again while the grace period lasts (renewals racing
+	// each other all end on one chain). Any other token that is unknown, expired or already
+	// used returns ErrInvalidRefresh and, if it belonged to a session, ends it.
 	Rotate(ctx context.Context, refreshToken string) (Session, string, error)
 	// End closes a session; its refresh token stops working.
 	End(ctx context.Context, sessionID string) error
@@ -77,18 +80,24 @@ var (
 	ErrInvalidRefresh = errors.New("invalid refresh token")
 )
 
-// RateLimitedError is returned by Login while the attempts are exhausted.
-type RateLimitedError struct{ RetryAfter time.Duration }
-
-func (e *RateLimitedError) Error() string {
-	return fmt.Sprintf("too many failed logins; try again in %s", e.RetryAfter.Round(time.Second))
+// RateLimitedError is returned by Login and Register while a limit is exhausted.
+type RateLimitedError struct {
+	Attempts   string // what was limited, as a plural: "failed login attempts", "registrations"
+	RetryAfter time.Duration
 }
 
-// Policy are the login limits.
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("too many %s; try again in %s", e.Attempts, e.RetryAfter.Round(time.Second))
+}
+
+// Policy are the login and registration limits.
 type Policy struct {
 	PerUsername int           // failed logins per username per Window
 	PerClient   int           // failed logins per client address per Window
-	Window      time.Duration // the sliding window
+	Window      time.Duration // the sliding window of failed logins
+	// RegisterPerClient registrations per client address per RegisterWindow.
+	RegisterPerClient int
+	RegisterWindow    time.Duration
 }
 
 // App carries the dependencies of the use cases.

@@ -37,7 +37,7 @@ func newFixture(t *testing.T) *fixture {
 	f.app = app.New(app.Deps{
 		Users: f.users, Hasher: f.hasher, Limiter: f.limiter, Sessions: f.sessions,
 		Issuer: authtoken.NewIssuer(tok, clock), Verifier: authtoken.NewVerifier(tok, f.revoked, clock), Revoked: f.revoked,
-		Policy: app.Policy{PerUsername: 5, PerClient: 50, Window: time.Minute},
+		Policy: app.Policy{PerUsername: 5, PerClient: 50, Window: time.Minute, RegisterPerClient: 50, RegisterWindow: time.Hour},
 		Now:    clock, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		DummyHash: func() []byte { return []byte("hash:dummy-never-matches") },
 	})
@@ -46,7 +46,7 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) registered(t *testing.T, name, pw string) domain.User {
 	t.Helper()
-	u, err := f.app.Register(t.Context(), name, pw, "req")
+	u, err := f.app.Register(t.Context(), name, pw, "10.0.0.1", "req")
 	require.NoError(t, err)
 	return u
 }
@@ -58,15 +58,47 @@ func TestRegister(t *testing.T) {
 	assert.Equal(t, domain.Username("nina"), u.Username)
 	assert.Equal(t, []string{events.TypeUserRegistered}, f.users.types())
 
-	_, err := f.app.Register(t.Context(), "NINA", "another pw", "req")
+	_, err := f.app.Register(t.Context(), "NINA", "another pw", "10.0.0.1", "req")
 	assert.ErrorIs(t, err, domain.ErrUsernameTaken)
-	_, err = f.app.Register(t.Context(), "x", "y", "req")
+	_, err = f.app.Register(t.Context(), "x", "y", "10.0.0.1", "req")
 	var ve domain.ValidationError
 	assert.ErrorAs(t, err, &ve)
 
 	f.hasher.busy = true
-	_, err = f.app.Register(t.Context(), "olga", "olga password", "req")
+	_, err = f.app.Register(t.Context(), "olga", "olga password", "10.0.0.1", "req")
 	assert.ErrorIs(t, err, app.ErrBusy)
+}
+
+func TestRegistrationIsLimitedPerClient(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.app = app.New(app.Deps{Users: f.users, Hasher: f.hasher, Limiter: f.limiter, Sessions: f.sessions,
+		Policy: app.Policy{PerUsername: 5, PerClient: 50, Window: time.Minute, RegisterPerClient: 3, RegisterWindow: time.Hour},
+		Now:    func() time.Time { return f.now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	register := func(name, pw, client string) error {
+		_, err := f.app.Register(t.Context(), name, pw, client, "req")
+		return err
+	}
+	require.NoError(t, register("sam1", "sam password", "198.51.100.7"))
+	require.ErrorAs(t, register("x", "y", "198.51.100.7"), new(domain.ValidationError), "invalid fields: not counted")
+	f.hasher.busy = true
+	require.ErrorIs(t, register("sam2", "sam password", "198.51.100.7"), app.ErrBusy, "not completed: not counted")
+	f.hasher.busy = false
+	require.ErrorIs(t, register("SAM1", "sam password", "198.51.100.7"), domain.ErrUsernameTaken, "a name found taken counts")
+	require.NoError(t, register("sam3", "sam password", "198.51.100.7"))
+
+	f.now = f.now.Add(10 * time.Minute)
+	err := register("sam4", "sam password", "198.51.100.7")
+	var limited *app.RateLimitedError
+	require.ErrorAs(t, err, &limited, "the fourth counted attempt within the hour")
+	assert.Equal(t, 50*time.Minute, limited.RetryAfter)
+	assert.Equal(t, "too many registrations from this address; try again in 50m0s", limited.Error())
+	_, err = f.users.ByUsername(t.Context(), "sam4")
+	assert.ErrorIs(t, err, domain.ErrUnknownUser, "nothing was created")
+
+	require.NoError(t, register("sam4", "sam password", "203.0.113.9"), "another client is not affected")
+	f.now = f.now.Add(50 * time.Minute)
+	require.NoError(t, register("sam5", "sam password", "198.51.100.7"), "the window has freed")
 }
 
 func TestLoginOutcomes(t *testing.T) {
@@ -80,7 +112,7 @@ func TestLoginOutcomes(t *testing.T) {
 	claims, err := f.app.Verify(t.Context(), tokens.AccessToken)
 	require.NoError(t, err)
 	assert.Equal(t, "paul", claims.Username)
-	assert.Equal(t, 1, f.limiter.released, "a success is uncounted")
+	assert.Equal(t, 2, f.limiter.released, "a success is uncounted in both windows")
 
 	_, err = f.app.Login(t.Context(), "paul", "wrong", "10.0.0.1", "req")
 	assert.ErrorIs(t, err, domain.ErrInvalidCredentials)
@@ -122,7 +154,7 @@ func TestLoginFailuresOfItsDependencies(t *testing.T) {
 	f.hasher.busy = true
 	_, err := f.app.Login(t.Context(), "rita", "rita password", "ip", "req")
 	assert.ErrorIs(t, err, app.ErrBusy)
-	assert.Equal(t, 1, f.limiter.released, "a busy refusal is not a failed attempt")
+	assert.Equal(t, 2, f.limiter.released, "a busy refusal is not a failed attempt, in either window")
 	f.hasher.busy = false
 
 	f.limiter.fail = errStore

@@ -10,6 +10,7 @@ import (
 	"github.com/caasdemo/orderdemo/events"
 	"github.com/caasdemo/orderdemo/services/auth/internal/app"
 	"github.com/caasdemo/orderdemo/services/auth/internal/domain"
+	"github.com/caasdemo/orderdemo/services/platform/authtoken"
 )
 
 // memUsers is an in-memory app.Users for unit tests; fail injects an error into every call.
@@ -149,10 +150,16 @@ func (c *countingLimiter) Acquire(_ context.Context, now time.Time, limits ...ap
 	return "attempt", 0, nil
 }
 
-func (c *countingLimiter) Release(context.Context, string, ...app.Limit) error {
+// Release uncounts the latest attempt of each limit (the fake's attempts have no ids).
+func (c *countingLimiter) Release(_ context.Context, _ string, limits ...app.Limit) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.released++
+	for _, l := range limits {
+		if n := len(c.attempts[l.Key]); n > 0 {
+			c.attempts[l.Key] = c.attempts[l.Key][:n-1]
+		}
+	}
 	return nil
 }
 
@@ -207,14 +214,14 @@ func (m *memSessions) End(_ context.Context, id string) error {
 	return nil
 }
 
-// memRevocations is an in-memory revocation list.
+// memRevocations is an in-memory revocation list: token ids and login sessions.
 type memRevocations struct {
 	mu      sync.Mutex
 	revoked map[string]bool
 	fail    error
 }
 
-func (m *memRevocations) Revoke(_ context.Context, id string, _ time.Time) error {
+func (m *memRevocations) Revoke(_ context.Context, c authtoken.Claims) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fail != nil {
@@ -223,14 +230,17 @@ func (m *memRevocations) Revoke(_ context.Context, id string, _ time.Time) error
 	if m.revoked == nil {
 		m.revoked = map[string]bool{}
 	}
-	m.revoked[id] = true
+	m.revoked["token:"+c.TokenID] = true
+	if c.SessionID != "" {
+		m.revoked["session:"+c.SessionID] = true
+	}
 	return nil
 }
 
-func (m *memRevocations) IsRevoked(_ context.Context, id string) (bool, error) {
+func (m *memRevocations) IsRevoked(_ context.Context, c authtoken.Claims) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.revoked[id], nil
+	return m.revoked["token:"+c.TokenID] || (c.SessionID != "" && m.revoked["session:"+c.SessionID]), nil
 }
 
 var errStore = errors.New("store unavailable")

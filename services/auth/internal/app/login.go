@@ -11,33 +11,48 @@ import (
 
 // Login checks a password and hands out an access token and a refresh token.
 //
-// Failed attempts are limited per username and per client address in sliding windows; while
-// a window is full every attempt is refused with a *RateLimitedError, even with the right
-// password. An unknown user and a wrong password give the same domain.ErrInvalidCredentials
-// after the same bcrypt work. Every outcome is an event: UserLoggedIn or UserLoginFailed.
+// Failed attempts are limited per username and per client address in sliding windows. While
+// a username's window is full every attempt for it is refused with a *RateLimitedError, even
+// with the right password (the spec's rule: it stops guessing one account). While a client's
+// window is full its attempts are still checked: the right password logs in, a wrong one is
+// refused with a *RateLimitedError instead of a 401. So a client address shared by many
+// people (behind a proxy, or a gateway without TRUSTED_PROXIES) never locks out someone who
+// knows their password. An unknown user and a wrong password give the same domain.ErrInvalidCredentials
+// after the same bcrypt work. Every outcome is an event: UserLoggedIn or UserLoginFailed,
+// except for a name no account can have (domain.LoginCanMatch): that is
+// domain.ErrInvalidCredentials at once, with no look-up, no event and no count.
 func (a *App) Login(ctx context.Context, rawUsername, password, clientAddr, correlationID string) (Tokens, error) {
+	if !domain.LoginCanMatch(rawUsername) {
+		return Tokens{}, domain.ErrInvalidCredentials
+	}
 	if err := a.WaitForAdmin(ctx); err != nil {
 		return Tokens{}, err
 	}
 	username := domain.NormalizeLogin(rawUsername)
 	now := a.now()
-	limits := []Limit{
-		{Key: "user:" + username, Max: a.policy.PerUsername, Window: a.policy.Window},
-		{Key: "client:" + clientAddr, Max: a.policy.PerClient, Window: a.policy.Window},
-	}
-	attempt, wait, err := a.limiter.Acquire(ctx, now, limits...)
+	perUser := Limit{Key: "login:user:" + username, Max: a.policy.PerUsername, Window: a.policy.Window}
+	perClient := Limit{Key: "login:client:" + clientAddr, Max: a.policy.PerClient, Window: a.policy.Window}
+	attempt, wait, err := a.limiter.Acquire(ctx, now, perUser)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("login limiter: %w", err)
 	}
+	clientAttempt, clientWait, err := a.limiter.Acquire(ctx, now, perClient)
+	if err != nil {
+		return Tokens{}, a.abandon(ctx, attempt, perUser, fmt.Errorf("login limiter: %w", err))
+	}
+	// abandon uncounts both: the attempt did not fail (a dependency did, or it succeeded).
+	abandon := func(err error) error {
+		return a.abandon(ctx, clientAttempt, perClient, a.abandon(ctx, attempt, perUser, err))
+	}
 	user, lookupErr := a.users.ByUsername(ctx, username)
 	if lookupErr != nil && !errors.Is(lookupErr, domain.ErrUnknownUser) {
-		return Tokens{}, a.abandon(ctx, attempt, limits, lookupErr)
+		return Tokens{}, abandon(lookupErr)
 	}
 	known := lookupErr == nil
 
 	if wait > 0 {
 		a.failed(ctx, user, known, username, events.ReasonRateLimited, correlationID)
-		return Tokens{}, &RateLimitedError{RetryAfter: wait}
+		return Tokens{}, &RateLimitedError{Attempts: "failed login attempts", RetryAfter: wait}
 	}
 
 	hash := user.PasswordHash
@@ -46,9 +61,13 @@ func (a *App) Login(ctx context.Context, rawUsername, password, clientAddr, corr
 	}
 	match, err := a.hasher.Compare(ctx, hash, password)
 	if err != nil { // busy or cancelled: not a failed attempt
-		return Tokens{}, a.abandon(ctx, attempt, limits, err)
+		return Tokens{}, abandon(err)
 	}
 	if !known || !match {
+		if clientWait > 0 {
+			a.failed(ctx, user, known, username, events.ReasonRateLimited, correlationID)
+			return Tokens{}, &RateLimitedError{Attempts: "failed login attempts from this address", RetryAfter: clientWait}
+		}
 		reason := events.ReasonBadPassword
 		if !known {
 			reason = events.ReasonUnknownUser
@@ -56,9 +75,7 @@ func (a *App) Login(ctx context.Context, rawUsername, password, clientAddr, corr
 		a.failed(ctx, user, known, username, reason, correlationID)
 		return Tokens{}, domain.ErrInvalidCredentials
 	}
-	if err := a.limiter.Release(ctx, attempt, limits...); err != nil {
-		a.log.WarnContext(ctx, "could not uncount a successful login", "error", err)
-	}
+	_ = abandon(nil) // a successful login is not a failure
 	return a.loggedIn(ctx, user, correlationID)
 }
 
@@ -113,9 +130,9 @@ func (a *App) failed(ctx context.Context, user domain.User, known bool, username
 }
 
 // abandon uncounts the attempt and returns err.
-func (a *App) abandon(ctx context.Context, attempt string, limits []Limit, err error) error {
-	if rerr := a.limiter.Release(context.WithoutCancel(ctx), attempt, limits...); rerr != nil {
-		a.log.WarnContext(ctx, "could not uncount an abandoned login", "error", rerr)
+func (a *App) abandon(ctx context.Context, attempt string, limit Limit, err error) error {
+	if rerr := a.limiter.Release(context.WithoutCancel(ctx), attempt, limit); rerr != nil {
+		a.log.WarnContext(ctx, "could not uncount an abandoned attempt", "error", rerr)
 	}
 	return err
 }

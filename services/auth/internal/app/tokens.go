@@ -35,11 +35,12 @@ func (a *App) Verify(ctx context.Context, token string) (authtoken.Claims, error
 	return a.verifier.Verify(ctx, token)
 }
 
-// Logout revokes the access token until it expires, ends its login session (so its refresh
-// token stops working) and records UserLoggedOut.
+// Logout revokes the access token and every other access token of its login (the session
+// is revoked, so tokens renewed from it are refused as well), ends the login session (so its
+// refresh token stops working) and records UserLoggedOut.
 func (a *App) Logout(ctx context.Context, claims authtoken.Claims, correlationID string) error {
-	if err := a.revoked.Revoke(ctx, claims.TokenID, claims.ExpiresAt); err != nil {
-		return fmt.Errorf("revoke token: %w", err)
+	if err := a.revoked.Revoke(ctx, claims); err != nil {
+		return fmt.Errorf("revoke token and session: %w", err)
 	}
 	if claims.SessionID != "" {
 		if err := a.sessions.End(ctx, claims.SessionID); err != nil {

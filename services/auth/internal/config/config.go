@@ -5,12 +5,11 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/caasdemo/orderdemo/services/platform/app"
 	"github.com/caasdemo/orderdemo/services/platform/authtoken"
+	"github.com/caasdemo/orderdemo/services/platform/clientip"
 	pconfig "github.com/caasdemo/orderdemo/services/platform/config"
 	"github.com/caasdemo/orderdemo/services/platform/natsconn"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
@@ -27,6 +26,7 @@ type Config struct {
 	Admin    Admin
 	Bcrypt   Bcrypt
 	Login    Login
+	Register Register
 	Session  Session
 }
 
@@ -86,31 +86,49 @@ func (l Login) Validate() error {
 }
 
 // Proxies parses TrustedProxies.
-func (l Login) Proxies() ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range strings.Split(l.TrustedProxies, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return nil, fmt.Errorf("TRUSTED_PROXIES: %q is not a CIDR prefix", s)
-		}
-		out = append(out, p)
+func (l Login) Proxies() (clientip.Proxies, error) {
+	p, err := clientip.Parse(l.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("TRUSTED_PROXIES: %w", err)
 	}
-	return out, nil
+	return p, nil
 }
+
+// Register limits registrations per client address in a sliding window.
+type Register struct {
+	MaxPerClient int           `env:"REGISTER_MAX_PER_CLIENT" default:"20"`
+	Window       time.Duration `env:"REGISTER_WINDOW" default:"1h"`
+}
+
+// Validate checks the limit.
+func (r Register) Validate() error {
+	if r.MaxPerClient < 1 || r.Window <= 0 {
+		return errors.New("REGISTER_MAX_PER_CLIENT and REGISTER_WINDOW must be positive")
+	}
+	return nil
+}
+
+// maxRefreshGrace bounds RefreshGrace: the longer it is, the longer a stolen refresh token
+// that was just used by its owner still works once.
+const maxRefreshGrace = time.Minute
 
 // Session bounds the login sessions behind refresh tokens.
 type Session struct {
 	IdleTimeout time.Duration `env:"SESSION_IDLE_TIMEOUT" default:"1h"`
 	MaxLifetime time.Duration `env:"SESSION_MAX_LIFETIME" default:"12h"`
+	// RefreshGrace is how long a refresh token that was just exchanged still gets the same
+	// successor (concurrent renewals of one browser) instead of ending the session.
+	RefreshGrace time.Duration `env:"REFRESH_REUSE_GRACE" default:"15s"`
 }
 
-// Validate checks the order of the two.
+// Validate checks the order of the two, and the grace period's bounds.
 func (s Session) Validate() error {
+	var errs []error
 	if s.IdleTimeout <= 0 || s.MaxLifetime < s.IdleTimeout {
-		return errors.New("SESSION_IDLE_TIMEOUT must be positive and SESSION_MAX_LIFETIME at least as long")
+		errs = append(errs, errors.New("SESSION_IDLE_TIMEOUT must be positive and SESSION_MAX_LIFETIME at least as long"))
 	}
-	return nil
+	if s.RefreshGrace < 0 || s.RefreshGrace > maxRefreshGrace {
+		errs = append(errs, fmt.Errorf("REFRESH_REUSE_GRACE=%s: must be between 0 (off) and %s", s.RefreshGrace, maxRefreshGrace))
+	}
+	return errors.Join(errs...)
 }

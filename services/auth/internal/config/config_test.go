@@ -37,15 +37,20 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, 5, cfg.Login.MaxPerUsername)
 	assert.Equal(t, time.Minute, cfg.Login.Window)
 	assert.Equal(t, time.Hour, cfg.Session.IdleTimeout)
+	assert.Equal(t, 15*time.Second, cfg.Session.RefreshGrace)
+	assert.Equal(t, 20, cfg.Register.MaxPerClient)
+	assert.Equal(t, time.Hour, cfg.Register.Window)
 	assert.Equal(t, "admin", cfg.Admin.Username)
 }
 
 func TestBadValuesNameTheVariable(t *testing.T) {
 	t.Parallel()
 	for variable, value := range map[string]string{
-		"BCRYPT_COST":          "3",
-		"TRUSTED_PROXIES":      "10.0.0.0/33",
-		"SESSION_MAX_LIFETIME": "1m",
+		"BCRYPT_COST":             "3",
+		"TRUSTED_PROXIES":         "10.0.0.0/33",
+		"SESSION_MAX_LIFETIME":    "1m",
+		"REFRESH_REUSE_GRACE":     "5m",
+		"REGISTER_MAX_PER_CLIENT": "0",
 	} {
 		_, err := load(map[string]string{variable: value})
 		require.Error(t, err, variable)

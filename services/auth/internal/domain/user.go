@@ -56,8 +56,24 @@ func ParseUsername(raw string) (Username, error) {
 // with a malformed name is simply an unknown user.
 func NormalizeLogin(raw string) string { return strings.ToLower(strings.TrimSpace(raw)) }
 
-// CheckPassword validates a new password's length in bytes.
+// LoginCanMatch reports whether what a user typed at login could name an account at all,
+// once the white space around it is trimmed (as NormalizeLogin does). A name holding a
+// control character (NUL, CR, LF…) or invalid UTF-8 cannot: no username admits one, and
+// PostgreSQL refuses NUL in text. Such a login is refused as wrong credentials without
+// being looked up; any other malformed name is looked up as an unknown user, so that a
+// typo is counted and recorded like any failed login.
+func LoginCanMatch(raw string) bool {
+	return validation.Line("username", strings.TrimSpace(raw)) == nil
+}
+
+// CheckPassword validates a new password: any printable text (spaces, symbols, any script)
+// of 8 to 72 bytes. A control character (NUL, tab, a line break…) or invalid UTF-8 is
+// refused with the shared rule for one line of text: no keyboard types one into a password
+// field, and bcrypt implementations differ on NUL.
 func CheckPassword(password string) error {
+	if err := validation.Line("password", password); err != nil {
+		return err
+	}
 	switch n := len(password); {
 	case n < PasswordMinBytes:
 		return ValidationError{{Field: "password", Rule: PasswordMinRule}}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caasdemo/orderdemo/services/auth/internal/domain"
+	"github.com/caasdemo/orderdemo/services/platform/validation"
 )
 
 func TestParseUsername(t *testing.T) {
@@ -48,6 +49,13 @@ func TestCheckPasswordCountsBytes(t *testing.T) {
 		{strings.Repeat("x", 72), ""},
 		{strings.Repeat("x", 73), domain.PasswordMaxRule},
 		{strings.Repeat("é", 37), domain.PasswordMaxRule}, // 74 bytes in 37 characters
+		{"spaces, symbols & ünïcode ✓", ""},
+		{"password\x00", validation.RuleNoControl},
+		{"pass\tword", validation.RuleNoControl},
+		{"pass\r\nword", validation.RuleNoControl},
+		{"pass\u0085word", validation.RuleNoControl},
+		{"\x00", validation.RuleNoControl}, // the character rule comes before the length
+		{"password\xff", validation.RuleUTF8},
 	} {
 		err := domain.CheckPassword(tc.pw)
 		if tc.rule == "" {
@@ -83,6 +91,18 @@ func TestNormalizeLogin(t *testing.T) {
 	t.Parallel()
 	if got := domain.NormalizeLogin("  Alice "); got != "alice" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+func TestLoginCanMatch(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]bool{
+		"alice": true, "  Alice ": true, "not a valid name!": true, "": true, "alice\r\n": true, // trimmed, as ever
+		"ali\x00ce": false, "alice\x00": false, "ali\rce": false, "al\tice": false, "alice\x7f": false, "alice\xff": false,
+	} {
+		if got := domain.LoginCanMatch(in); got != want {
+			t.Errorf("LoginCanMatch(%q) = %v, want %v", in, got, want)
+		}
 	}
 }
 

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/auth/internal/app"
 	"github.com/caasdemo/orderdemo/services/auth/internal/domain"
 	"github.com/caasdemo/orderdemo/services/platform/authtoken"
+	"github.com/caasdemo/orderdemo/services/platform/clientip"
 	"github.com/caasdemo/orderdemo/services/platform/httpserver"
 	"github.com/caasdemo/orderdemo/services/platform/problem"
 	"github.com/caasdemo/orderdemo/services/platform/requestid"
@@ -30,11 +29,11 @@ const maxBody = 16 << 10
 type HTTP struct {
 	app     *app.App
 	log     *slog.Logger
-	proxies []netip.Prefix
+	proxies clientip.Proxies
 }
 
 // NewHTTP returns the handlers; X-Forwarded-For is believed only from proxies.
-func NewHTTP(a *app.App, log *slog.Logger, proxies []netip.Prefix) *HTTP {
+func NewHTTP(a *app.App, log *slog.Logger, proxies clientip.Proxies) *HTTP {
 	return &HTTP{app: a, log: log, proxies: proxies}
 }
 
@@ -62,7 +61,7 @@ func (h *HTTP) register(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	u, err := h.app.Register(r.Context(), req.Username, req.Password, requestid.FromContext(r.Context()))
+	u, err := h.app.Register(r.Context(), req.Username, req.Password, h.clientAddr(r), requestid.FromContext(r.Context()))
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -173,7 +172,7 @@ func (h *HTTP) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &limited):
 		secs := int(math.Ceil(limited.RetryAfter.Seconds()))
 		err = &problem.Error{Status: http.StatusTooManyRequests, RetryAfter: limited.RetryAfter,
-			Detail: fmt.Sprintf("too many failed login attempts; try again in %d seconds", secs)}
+			Detail: fmt.Sprintf("too many %s; try again in %d seconds", limited.Attempts, secs)}
 	case errors.Is(err, app.ErrBusy):
 		err = &problem.Error{Status: http.StatusServiceUnavailable, RetryAfter: time.Second,
 			Detail: "the service is busy checking passwords; try again in a second"}
@@ -187,27 +186,7 @@ func (h *HTTP) fail(w http.ResponseWriter, r *http.Request, err error) {
 	problem.Write(w, r, h.log, err)
 }
 
-// clientAddr is the address failed logins are counted against: the peer, or the first
-// X-Forwarded-For entry when the peer is a trusted proxy (the gateway).
-func (h *HTTP) clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
-	}
-	for _, p := range h.proxies {
-		if p.Contains(peer.Unmap()) {
-			if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-				first, _, _ := strings.Cut(xff, ",")
-				if a, err := netip.ParseAddr(strings.TrimSpace(first)); err == nil {
-					return a.String()
-				}
-			}
-			break
-		}
-	}
-	return peer.Unmap().String()
-}
+// clientAddr is the address failed logins and registrations are counted against: the peer,
+// or, when the peer is a trusted proxy (the gateway), the rightmost X-Forwarded-For address
+// that is not one (see clientip).
+func (h *HTTP) clientAddr(r *http.Request) string { return h.proxies.Client(r) }

@@ -51,7 +51,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() t
 	}()
 	b, err := backend.Open(ctx, backend.Options{Service: Name, Schema: Schema,
 		Postgres: &cfg.Postgres, Migrations: []postgres.Migrations{{FS: migrations.FS}, outbox.Migrations},
-		NATS: &cfg.NATS, Streams: []events.Stream{events.AuthStream}, Valkey: &cfg.Valkey}, log)
+		NATS: &cfg.NATS, NATSDegrades: true, Streams: []events.Stream{events.AuthStream}, Valkey: &cfg.Valkey}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -71,14 +71,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() t
 	go hasher.DummyHash() // made now, so the first unknown-user login is not slower than the rest
 	revocations := authtoken.NewRevocations(vk, cfg.Valkey.KeyPrefix)
 	application := authapp.New(authapp.Deps{
-		Users:     adapters.NewUsers(pool),
-		Hasher:    hasher,
-		Limiter:   adapters.NewLimiter(vk, cfg.Valkey.KeyPrefix),
-		Sessions:  adapters.NewSessions(vk, cfg.Valkey.KeyPrefix, cfg.Session.IdleTimeout, cfg.Session.MaxLifetime, now),
-		Issuer:    authtoken.NewIssuer(cfg.Token, now),
-		Verifier:  authtoken.NewVerifier(cfg.Token, revocations, now),
-		Revoked:   revocations,
-		Policy:    authapp.Policy{PerUsername: cfg.Login.MaxPerUsername, PerClient: cfg.Login.MaxPerClient, Window: cfg.Login.Window},
+		Users:   adapters.NewUsers(pool),
+		Hasher:  hasher,
+		Limiter: adapters.NewLimiter(vk, cfg.Valkey.KeyPrefix),
+		Sessions: adapters.NewSessions(vk, cfg.Valkey.KeyPrefix, adapters.SessionLimits{
+			Idle: cfg.Session.IdleTimeout, Lifetime: cfg.Session.MaxLifetime, Grace: cfg.Session.RefreshGrace}, now),
+		Issuer:   authtoken.NewIssuer(cfg.Token, now),
+		Verifier: authtoken.NewVerifier(cfg.Token, revocations, now),
+		Revoked:  revocations,
+		Policy: authapp.Policy{PerUsername: cfg.Login.MaxPerUsername, PerClient: cfg.Login.MaxPerClient, Window: cfg.Login.Window,
+			RegisterPerClient: cfg.Register.MaxPerClient, RegisterWindow: cfg.Register.Window},
 		Now:       now,
 		Log:       log,
 		DummyHash: hasher.DummyHash,

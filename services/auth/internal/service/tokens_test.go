@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -155,11 +156,46 @@ func TestRefreshRotatesAndDetectsReuse(t *testing.T) {
 	require.Equal(t, http.StatusOK, v.Status)
 	assert.Equal(t, "grace", v.Body["username"])
 
-	// Replaying the first refresh token ends the session: the newest one stops working too.
+	// Replaying the first refresh token once its grace period is over ends the session: the
+	// newest one stops working too.
+	h.clock.Advance(h.cfg.Session.RefreshGrace)
 	replay := h.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first["refresh_token"].(string)}})
 	assert.Equal(t, http.StatusUnauthorized, replay.Status)
 	next := h.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.Body["refresh_token"].(string)}})
 	assert.Equal(t, http.StatusUnauthorized, next.Status)
+}
+
+// The gateway renews on the first request that finds the access token expired; twenty
+// page loads of one browser at that moment all renew with the same refresh token. All of
+// them get tokens, the same next refresh token, and the session lives on.
+func TestConcurrentRenewalsOfOneSessionAllSucceed(t *testing.T) {
+	t.Parallel()
+	h := start(t, baseEnv(t))
+	first := h.mustLogin("ruth", "ruth password")
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {first["refresh_token"].(string)}}
+
+	const n = 20
+	answers := make(chan response, n)
+	gate := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { <-gate; answers <- h.token(form) })
+	}
+	close(gate)
+	wg.Wait()
+	close(answers)
+	refresh := map[any]int{}
+	for r := range answers {
+		require.Equal(t, http.StatusOK, r.Status, r.Raw)
+		refresh[r.Body["refresh_token"]]++
+		v := h.withBearer(http.MethodGet, "/auth/verify", r.Body["access_token"].(string))
+		assert.Equal(t, http.StatusOK, v.Status, "every access token handed out works")
+	}
+	require.Len(t, refresh, 1, "one successor for all")
+	for next := range refresh {
+		r := h.token(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {next.(string)}})
+		assert.Equal(t, http.StatusOK, r.Status, "the session lives on: %s", r.Raw)
+	}
 }
 
 func TestRefreshEndsAfterTheIdleTimeout(t *testing.T) {

@@ -57,42 +57,78 @@ func decode(raw []byte, seq uint64) (Event, error) {
 }
 
 // Subscriber receives the events one browser may see. C is closed when the hub drops the
-// subscriber (it fell behind) or it unsubscribes.
+// subscriber (it fell behind), replaces it (its session opened too many streams) or it
+// unsubscribes.
 type Subscriber struct {
-	C       chan *Event // shared by every subscriber it went to: read only
-	userID  string
-	admin   bool
-	dropped bool
+	C        chan *Event // shared by every subscriber it went to: read only
+	userID   string
+	session  string
+	admin    bool
+	dropped  bool
+	replaced bool
 }
 
 // Hub fans events out to subscribers without ever waiting for one: a subscriber whose buffer
 // is full is dropped (its browser reconnects and replays from its last event id), so a slow
-// client never delays the others.
+// client never delays the others. Each session holds at most perSession subscribers: a new
+// one past that replaces the session's oldest, so one login cannot pile up streams (and the
+// buffer and goroutine each costs) without bound.
 type Hub struct {
-	mu   sync.Mutex
-	subs map[*Subscriber]struct{}
-	size int
+	mu         sync.Mutex
+	subs       map[*Subscriber]struct{}
+	bySession  map[string][]*Subscriber // oldest first
+	size       int
+	perSession int
 }
 
-// NewHub returns a hub giving each subscriber a buffer of size events.
-func NewHub(size int) *Hub { return &Hub{subs: map[*Subscriber]struct{}{}, size: size} }
+// NewHub returns a hub giving each subscriber a buffer of size events and each session at
+// most perSession subscribers (at least one).
+func NewHub(size, perSession int) *Hub {
+	return &Hub{subs: map[*Subscriber]struct{}{}, bySession: map[string][]*Subscriber{}, size: size, perSession: max(perSession, 1)}
+}
 
-// Subscribe registers a browser of userID (admin: all orders).
-func (h *Hub) Subscribe(userID string, admin bool) *Subscriber {
-	s := &Subscriber{C: make(chan *Event, h.size), userID: userID, admin: admin}
+// Subscribe registers a browser of userID in session sessionID (admin: all orders). When the
+// session already has the most subscribers allowed, its oldest is replaced: closed, and
+// Replaced says so.
+func (h *Hub) Subscribe(userID, sessionID string, admin bool) *Subscriber {
+	s := &Subscriber{C: make(chan *Event, h.size), userID: userID, session: sessionID, admin: admin}
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	for len(h.bySession[sessionID]) >= h.perSession {
+		oldest := h.bySession[sessionID][0]
+		oldest.replaced = true
+		h.remove(oldest)
+	}
 	h.subs[s] = struct{}{}
-	h.mu.Unlock()
+	h.bySession[sessionID] = append(h.bySession[sessionID], s)
 	return s
 }
 
-// Unsubscribe removes s; it is safe after s was dropped.
+// Unsubscribe removes s; it is safe after s was dropped or replaced.
 func (h *Hub) Unsubscribe(s *Subscriber) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.subs[s]; ok {
-		delete(h.subs, s)
-		close(s.C)
+	h.remove(s)
+}
+
+// remove takes s out of the hub and closes its channel, once; h.mu is held.
+func (h *Hub) remove(s *Subscriber) {
+	if _, ok := h.subs[s]; !ok {
+		return
+	}
+	delete(h.subs, s)
+	close(s.C)
+	list := h.bySession[s.session]
+	for i, other := range list {
+		if other == s {
+			list = append(list[:i:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(h.bySession, s.session)
+	} else {
+		h.bySession[s.session] = list
 	}
 }
 
@@ -109,8 +145,7 @@ func (h *Hub) Publish(ev Event) {
 		case s.C <- e:
 		default:
 			s.dropped = true
-			delete(h.subs, s)
-			close(s.C)
+			h.remove(s)
 		}
 	}
 }
@@ -120,6 +155,14 @@ func (h *Hub) Dropped(s *Subscriber) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return s.dropped
+}
+
+// Replaced reports whether the hub closed s because its session opened a newer stream past
+// the limit.
+func (h *Hub) Replaced(s *Subscriber) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return s.replaced
 }
 
 // Count is the number of subscribers.
@@ -228,13 +271,16 @@ func Notices(nc *nats.Conn, hub *Hub, subjects map[string]string) (func(), error
 }
 
 // Replay returns the events after sequence after that userID may see (admin: all), up to
-// the stream's current end. It reads them with direct gets of the next message on the
-// user's subjects, so the events of other users are never read.
-func Replay(ctx context.Context, js jetstream.JetStream, after uint64, userID string, admin bool) ([]Event, error) {
-	st, err := js.Stream(ctx, events.OrdersStream.Name)
+// the stream's current end, and the position it replayed from: after, or the stream's last
+// sequence when after is past it (a browser's position cannot be ahead of the stream; taken
+// as it is, it would hide every later event). It reads the events with direct gets of the
+// next message on the user's subjects, so the events of other users are never read.
+func Replay(ctx context.Context, js jetstream.JetStream, after uint64, userID string, admin bool) ([]Event, uint64, error) {
+	st, err := js.Stream(ctx, events.OrdersStream.Name) // fetches the stream's info
 	if err != nil {
-		return nil, err
+		return nil, after, fmt.Errorf("replay: %w", err)
 	}
+	after = min(after, st.CachedInfo().State.LastSeq)
 	filter := "orders.>"
 	if !admin {
 		filter = events.UserOrdersSubjectFilter(userID)
@@ -243,13 +289,13 @@ func Replay(ctx context.Context, js jetstream.JetStream, after uint64, userID st
 	for seq := after + 1; ; {
 		msg, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return out, nil
+			return out, after, nil
 		}
 		if err != nil {
-			return out, fmt.Errorf("replay: %w", err)
+			return out, after, fmt.Errorf("replay: %w", err)
 		}
 		if len(out) == maxReplay {
-			return out, ErrTooFarBehind
+			return out, after, ErrTooFarBehind
 		}
 		if e, err := decode(msg.Data, msg.Sequence); err == nil {
 			out = append(out, e)

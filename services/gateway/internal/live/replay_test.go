@@ -40,18 +40,25 @@ func TestReplayReturnsWhatAUserMissed(t *testing.T) {
 	third := publish(alice)
 	fourth := publish(alice)
 
-	got, err := live.Replay(t.Context(), js, first, alice, false)
+	got, from, err := live.Replay(t.Context(), js, first, alice, false)
 	require.NoError(t, err)
 	var seqs []uint64
 	for _, e := range got {
 		seqs = append(seqs, e.Seq)
 	}
 	assert.Equal(t, []uint64{third, fourth}, seqs, "alice's events after the first, not bob's")
+	assert.Equal(t, first, from)
 
-	all, err := live.Replay(t.Context(), js, first, "", true)
+	all, _, err := live.Replay(t.Context(), js, first, "", true)
 	require.NoError(t, err)
 	assert.Len(t, all, 3, "an admin sees every order")
-	none, err := live.Replay(t.Context(), js, fourth, alice, false)
+	none, _, err := live.Replay(t.Context(), js, fourth, alice, false)
 	require.NoError(t, err)
 	assert.Empty(t, none)
+
+	// A position past the stream's end (a forged or stale Last-Event-ID) counts as its end.
+	none, from, err = live.Replay(t.Context(), js, 999_999_999, alice, false)
+	require.NoError(t, err)
+	assert.Empty(t, none)
+	assert.Equal(t, fourth, from, "clamped to the stream's last sequence")
 }

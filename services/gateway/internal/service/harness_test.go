@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"github.com/caasdemo/orderdemo/events"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/config"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/service"
+	"github.com/caasdemo/orderdemo/services/gateway/internal/sse/ssetest"
 	pconfig "github.com/caasdemo/orderdemo/services/platform/config"
 	"github.com/caasdemo/orderdemo/services/platform/natsconn"
 	"github.com/caasdemo/orderdemo/services/platform/testenv"
@@ -39,6 +39,7 @@ type fakeServices struct {
 	refreshes int
 	expiresIn int
 	admin     bool
+	loginXFF  []string // the X-Forwarded-For of each password login, as auth saw it
 }
 
 func (f *fakeServices) handler(w http.ResponseWriter, r *http.Request) {
@@ -50,6 +51,7 @@ func (f *fakeServices) handler(w http.ResponseWriter, r *http.Request) {
 		f.refreshes++
 		fmt.Fprintf(w, `{"access_token":"renewed-%d","expires_in":900,"refresh_token":"r-%d"}`, f.refreshes, f.refreshes)
 	case r.URL.Path == "/auth/token":
+		f.loginXFF = append(f.loginXFF, r.Header.Get("X-Forwarded-For"))
 		if f.loginCode != 0 {
 			if f.retry != "" {
 				w.Header().Set("Retry-After", f.retry)
@@ -69,6 +71,13 @@ func (f *fakeServices) handler(w http.ResponseWriter, r *http.Request) {
 			"decided_at":"2026-11-29T09:00:00Z","created_at":"2026-11-29T08:00:00Z","item_name":"Lamp","quantity":1}`)
 	case r.URL.Path == "/auth/logout":
 		fmt.Fprint(w, `{"message":"Logged out successfully"}`)
+	case r.URL.Path == "/audit/stats":
+		fmt.Fprint(w, `{"total_orders":0}`)
+	case r.Method == http.MethodPost && r.URL.Path == "/orders":
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, `{"order_id":"91ab2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d","status":"pending","created_at":"2026-11-29T09:00:00Z"}`)
+	case r.Method == http.MethodGet && r.URL.Path == "/orders": // the admin's list
+		fmt.Fprint(w, f.orders)
 	case r.URL.Path == "/orders/me":
 		if !f.ordersUp {
 			hj, _ := w.(http.Hijacker)
@@ -131,15 +140,7 @@ func start(t *testing.T, extra ...string) *harness {
 // cookies across, as a real one would.
 func (h *harness) boot() {
 	h.t.Helper()
-	svc, err := service.New(h.t.Context(), &h.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	require.NoError(h.t, err)
-	ctx, cancel := context.WithCancel(context.WithoutCancel(h.t.Context()))
-	var wg sync.WaitGroup
-	for _, w := range svc.Workers {
-		wg.Go(func() { _ = w(ctx) })
-	}
-	srv := httptest.NewServer(svc.Handler)
-	h.t.Cleanup(func() { srv.Close(); cancel(); wg.Wait(); svc.Close() })
+	srv, svc := h.instance()
 	if h.url != "" {
 		// Keep the address the cookies were set for: the new instance takes over the old URL.
 		old := h.url
@@ -149,6 +150,29 @@ func (h *harness) boot() {
 		h.url = srv.URL
 	}
 	h.svc = svc
+}
+
+// replica starts another gateway instance on the same Valkey and NATS, as a second replica
+// behind a balancer would be, and returns its URL; the browser's cookies go to both.
+func (h *harness) replica() string {
+	h.t.Helper()
+	srv, _ := h.instance()
+	return srv.URL
+}
+
+// instance starts a gateway with the harness's configuration until the test ends.
+func (h *harness) instance() (*httptest.Server, *service.Service) {
+	h.t.Helper()
+	svc, err := service.New(h.t.Context(), &h.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	require.NoError(h.t, err)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(h.t.Context()))
+	var wg sync.WaitGroup
+	for _, w := range svc.Workers {
+		wg.Go(func() { _ = w(ctx) })
+	}
+	srv := httptest.NewServer(svc.Handler)
+	h.t.Cleanup(func() { srv.Close(); cancel(); wg.Wait(); svc.Close() })
+	return srv, svc
 }
 
 func mustURL(s string) *url.URL {
@@ -209,10 +233,10 @@ func (h *harness) publish(p events.Payload, version int64) uint64 {
 	return ack.Sequence
 }
 
-// sse is an open event stream.
+// sse is an open event stream, read as a browser reads it.
 type sse struct {
-	resp  *http.Response
-	lines chan string
+	resp   *http.Response
+	blocks chan ssetest.Block
 }
 
 func (h *harness) events(lastEventID string) *sse { return h.eventsAt("/events", lastEventID) }
@@ -228,14 +252,17 @@ func (h *harness) eventsAt(path, lastEventID string) *sse {
 	resp, err := client.Do(req)
 	require.NoError(h.t, err)
 	require.Equal(h.t, http.StatusOK, resp.StatusCode)
-	s := &sse{resp: resp, lines: make(chan string, 100)}
+	s := &sse{resp: resp, blocks: make(chan ssetest.Block, 100)}
 	go func() {
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			s.lines <- sc.Text()
+		defer close(s.blocks)
+		r := ssetest.NewReader(resp.Body)
+		for {
+			b, err := r.Next()
+			if err != nil {
+				return
+			}
+			s.blocks <- b
 		}
-		close(s.lines)
 	}()
 	h.t.Cleanup(func() { resp.Body.Close() })
 	return s
@@ -244,27 +271,30 @@ func (h *harness) eventsAt(path, lastEventID string) *sse {
 // next returns the next event's id, name and data.
 func (s *sse) next(t *testing.T) (id, name, data string) {
 	t.Helper()
+	b := s.nextEvent(t)
+	return b.ID(), b.Name(), b.Data()
+}
+
+// nextEvent returns the next block that has data (an event; not a retry or a comment), or
+// an empty block when the stream ended.
+func (s *sse) nextEvent(t *testing.T) ssetest.Block {
+	t.Helper()
 	timeout := time.After(5 * time.Second)
-	var seen []string
+	var seen []ssetest.Block
 	for {
 		select {
-		case line, ok := <-s.lines:
+		case b, ok := <-s.blocks:
 			if !ok {
-				return "", "", ""
+				return ssetest.Block{}
 			}
-			seen = append(seen, line)
-			switch {
-			case strings.HasPrefix(line, "id: "):
-				id = line[4:]
-			case strings.HasPrefix(line, "event: "):
-				name = line[7:]
-			case strings.HasPrefix(line, "data: "):
-				data = line[6:]
-			case line == "" && name != "":
-				return id, name, data
+			seen = append(seen, b)
+			for _, f := range b.Fields {
+				if f.Name == "data" {
+					return b
+				}
 			}
 		case <-timeout:
-			t.Fatalf("no event within 5s; lines: %q", seen)
+			t.Fatalf("no event within 5s; blocks: %q", seen)
 		}
 	}
 }

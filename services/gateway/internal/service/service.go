@@ -23,6 +23,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/health"
 	"github.com/caasdemo/orderdemo/services/platform/httpserver"
 	"github.com/caasdemo/orderdemo/services/platform/requestid"
+	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
 )
 
 // Name is the service's name in logs, NATS connections and health answers.
@@ -37,8 +38,10 @@ type Service struct {
 }
 
 // New connects to Valkey and NATS, parses the templates and builds the HTTP handler. The
-// gateway is ready when those answer and so do the three services behind it. Close releases
-// what New opened.
+// gateway is ready (takes traffic) while Valkey answers: without it there are no sessions.
+// NATS (live updates) and the auth, order and audit services are reported as degraded when
+// they are down, as the gateway still serves what does not need them, answering 503 for
+// what does. Close releases what New opened.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service, err error) {
 	s := &Service{}
 	defer func() {
@@ -61,12 +64,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 
 	// Every call to another service carries the request id and gives up after the timeout.
 	client := &http.Client{Transport: requestid.Transport{}, Timeout: cfg.Upstreams.Timeout}
-	router := httpserver.NewRouter(Name, log, append(b.Checks(),
+	checks := append(b.Checks(),
 		health.HTTPCheck("auth", client, cfg.Upstreams.AuthURL),
 		health.HTTPCheck("order", client, cfg.Upstreams.OrderURL),
-		health.HTTPCheck("audit", client, cfg.Upstreams.AuditURL))...,
-	)
-	s.Hub = live.NewHub(64)
+		health.HTTPCheck("audit", client, cfg.Upstreams.AuditURL))
+	for i := range checks {
+		// Without Valkey there are no sessions; without any of the others the gateway
+		// still serves something (pages of the services that answer, the login page).
+		checks[i].Degrades = checks[i].Name != valkeyconn.Dependency
+	}
+	router := httpserver.NewRouter(Name, log, checks...)
+	s.Hub = live.NewHub(64, cfg.Streams.PerSession)
 	feed, err := live.NewFeed(ctx, b.JS, s.Hub, log)
 	if err != nil {
 		return nil, err
@@ -78,11 +86,21 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 	}
 	s.closers.Add(stopNotices)
 	sessions := session.NewStore(b.Valkey, cfg.Valkey.KeyPrefix, cfg.Session.IdleTimeout, cfg.Session.MaxLifetime, time.Now)
-	u := ui.New(pages, sessions,
-		upstream.Auth{Client: upstream.Client{Base: cfg.Upstreams.AuthURL, HTTP: client}},
-		upstream.Orders{Client: upstream.Client{Base: cfg.Upstreams.OrderURL, HTTP: client}},
-		upstream.Audit{Client: upstream.Client{Base: cfg.Upstreams.AuditURL, HTTP: client}},
-		s.Hub, feed, b.JS, cfg.Session.SecureCookies, time.Now, log)
+	u := ui.New(ui.Deps{
+		Pages:         pages,
+		Sessions:      sessions,
+		Auth:          upstream.Auth{Client: upstream.Client{Name: "auth", Base: cfg.Upstreams.AuthURL, HTTP: client}},
+		Orders:        upstream.Orders{Client: upstream.Client{Name: "order", Base: cfg.Upstreams.OrderURL, HTTP: client}},
+		Audit:         upstream.Audit{Client: upstream.Client{Name: "audit", Base: cfg.Upstreams.AuditURL, HTTP: client}},
+		Hub:           s.Hub,
+		Feed:          feed,
+		JS:            b.JS,
+		ReplayTimeout: cfg.Upstreams.Timeout,
+		Proxies:       cfg.Clients.TrustedProxies,
+		SecureCookies: cfg.Session.SecureCookies,
+		Now:           time.Now,
+		Log:           log,
+	})
 	routes(router, u)
 	s.Handler = router
 	return s, nil

@@ -2,7 +2,9 @@
 // a random id in an HttpOnly cookie; the user, the access and refresh tokens and the CSRF
 // token stay on the server under session:<id>, with a sliding idle timeout and an absolute
 // lifetime. Sessions survive restarts of the gateway (they are in Valkey) and of auth (the
-// refresh token renews the access token).
+// refresh token renews the access token). Every call to Valkey has its own deadline
+// (valkeyconn's VALKEY_CALL_TIMEOUT): a Valkey that is down or stuck fails a call with a
+// *problem.UnavailableError, told apart from a session that ended (ErrNotFound).
 package session
 
 import (

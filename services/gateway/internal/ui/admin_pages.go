@@ -47,7 +47,7 @@ func (u *UI) RequireAdmin(next http.HandlerFunc) http.HandlerFunc {
 // adminToken is the session's access token, renewed when needed; false when the session ended
 // (the response is then written).
 func (u *UI) adminToken(w http.ResponseWriter, r *http.Request) (string, bool) {
-	token, ok, err := u.token(r.Context(), currentSession(r))
+	token, ok, err := u.token(r)
 	if err != nil {
 		u.upstreamFailed(w, r, err)
 		return "", false

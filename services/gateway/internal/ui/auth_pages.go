@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/caasdemo/orderdemo/services/gateway/internal/session"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/upstream"
+	"github.com/caasdemo/orderdemo/services/platform/problem"
 )
 
 // Home sends signed-in users to their orders and others to the login page.
@@ -39,12 +41,13 @@ func (u *UI) Login(w http.ResponseWriter, r *http.Request) {
 	username, password := r.PostFormValue("username"), r.PostFormValue("password")
 	v := u.newView(r, "Log in")
 	v.Form["username"] = username
-	tokens, err := u.auth.Login(r.Context(), username, password, clientAddr(r))
+	tokens, err := u.auth.Login(r.Context(), username, password, u.clientAddr(r))
 	if err != nil {
 		var p *upstream.Problem
 		switch {
 		case errors.As(err, &p) && p.Status == http.StatusTooManyRequests:
 			v.Error = fmt.Sprintf("Too many attempts — try again in %d seconds.", int(math.Ceil(p.RetryAfter.Seconds())))
+			setRetryAfter(w, p.RetryAfter)
 			u.render(w, r, http.StatusTooManyRequests, "login", "", v)
 		case errors.As(err, &p) && (p.Status == http.StatusUnauthorized || p.Status == http.StatusBadRequest):
 			v.Error = "Invalid username or password."
@@ -52,8 +55,13 @@ func (u *UI) Login(w http.ResponseWriter, r *http.Request) {
 				v.Fields[f] = rule
 			}
 			u.render(w, r, http.StatusUnauthorized, "login", "", v)
-		case errors.As(err, &p) && p.Status == http.StatusServiceUnavailable:
-			v.Error = "The service is busy. Please try again in a second."
+		case problem.AsUnavailable(err) != nil && r.Context().Err() == nil:
+			// The form stays, with a sentence: auth is busy checking passwords, or down.
+			ue := problem.AsUnavailable(err)
+			u.log.WarnContext(r.Context(), "dependency unavailable", "dependency", ue.Dependency, "error", err)
+			v.Error = "Signing in is not possible right now: " + dependencyName(ue.Dependency) +
+				" is busy or not answering. Please try again in a moment."
+			setRetryAfter(w, problem.UnavailableRetryAfter)
 			u.render(w, r, http.StatusServiceUnavailable, "login", "", v)
 		default:
 			u.upstreamFailed(w, r, err)
@@ -73,7 +81,7 @@ func (u *UI) Login(w http.ResponseWriter, r *http.Request) {
 		AccessToken: tokens.AccessToken, RefreshToken: tokens.RefreshToken,
 		AccessExpiry: u.now().Add(time.Duration(tokens.ExpiresIn) * time.Second)})
 	if err != nil {
-		u.upstreamFailed(w, r, errors.Join(upstream.ErrUnavailable, err))
+		u.upstreamFailed(w, r, err)
 		return
 	}
 	u.setCookie(w, sessionCookie, s.ID, 0)
@@ -88,18 +96,24 @@ func (u *UI) RegisterPage(w http.ResponseWriter, r *http.Request) {
 // Register creates the account and sends the user to the login page.
 func (u *UI) Register(w http.ResponseWriter, r *http.Request) {
 	username, password := r.PostFormValue("username"), r.PostFormValue("password")
-	err := u.auth.Register(r.Context(), username, password)
+	err := u.auth.Register(r.Context(), username, password, u.clientAddr(r))
 	if err == nil {
 		http.Redirect(w, r, "/login?m=registered", http.StatusSeeOther)
 		return
 	}
+	v := u.newView(r, "Register")
+	v.Form["username"] = username
 	var p *upstream.Problem
+	if errors.As(err, &p) && p.Status == http.StatusTooManyRequests {
+		v.Error = fmt.Sprintf("Too many registrations from your address — try again in %d seconds.", int(math.Ceil(p.RetryAfter.Seconds())))
+		setRetryAfter(w, p.RetryAfter)
+		u.render(w, r, http.StatusTooManyRequests, "register", "", v)
+		return
+	}
 	if !errors.As(err, &p) || p.Status != http.StatusBadRequest {
 		u.upstreamFailed(w, r, err)
 		return
 	}
-	v := u.newView(r, "Register")
-	v.Form["username"] = username
 	for f, rule := range p.Fields {
 		v.Fields[f] = upperFirst(f) + " " + rule + "."
 	}
@@ -122,6 +136,13 @@ func (u *UI) Logout(w http.ResponseWriter, r *http.Request) {
 	u.clearCookie(w, sessionCookie)
 	u.setCookie(w, csrfCookie, session.NewID(), 0)
 	http.Redirect(w, r, "/login?m=loggedout", http.StatusSeeOther)
+}
+
+// setRetryAfter tells the browser how long to wait, in whole seconds, when it is known.
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	if d > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+	}
 }
 
 func upperFirst(s string) string {

@@ -2,8 +2,9 @@ package ui
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,16 +12,26 @@ import (
 
 	"github.com/caasdemo/orderdemo/events"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/live"
+	"github.com/caasdemo/orderdemo/services/gateway/internal/session"
+	"github.com/caasdemo/orderdemo/services/gateway/internal/sse"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/upstream"
 )
 
 // heartbeat keeps proxies from closing an idle stream, and is when the session is checked.
 const heartbeat = 15 * time.Second
 
+// Names of the events that end a stream. The pages close their EventSource on stream-closed
+// (sse-close), so a stream replaced by a newer one does not reconnect and replace another.
+const (
+	eventSessionEnded = "session-ended"
+	eventStreamClosed = "stream-closed"
+)
+
 // Events is GET /events: a Server-Sent Events stream of the changes to the user's orders
 // (an admin's: every order), each a server-rendered fragment htmx swaps in place. Event ids
 // are stream sequences: a reconnect with Last-Event-ID first replays what was missed. The
-// stream ends when the session ends (logout, expiry) or the hub drops a slow client.
+// stream ends when the session ends (logout, expiry), the hub drops a slow client, or the
+// session opens more streams than allowed (the oldest is closed).
 func (u *UI) Events(w http.ResponseWriter, r *http.Request) {
 	s := currentSession(r)
 	rc := http.NewResponseController(w)
@@ -29,7 +40,7 @@ func (u *UI) Events(w http.ResponseWriter, r *http.Request) {
 	}
 	// An admin's own pages follow their own orders; the admin pages follow everything.
 	adminView := s.IsAdmin && r.URL.Query().Get("view") == "admin"
-	sub := u.hub.Subscribe(s.UserID, adminView)
+	sub := u.hub.Subscribe(s.UserID, s.ID, adminView)
 	defer u.hub.Unsubscribe(sub)
 
 	h := w.Header()
@@ -37,24 +48,22 @@ func (u *UI) Events(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	_, _ = fmt.Fprint(w, "retry: 2000\n\n")
-	_ = rc.Flush()
+	out := sse.NewWriter(w, rc.Flush)
+	_ = out.Retry(2 * time.Second)
 
-	// Where to resume: the browser's Last-Event-ID after a reconnect, or on the first
-	// connection the stream position the page was rendered at.
-	resume := r.Header.Get("Last-Event-ID")
-	if resume == "" {
-		resume = r.URL.Query().Get("after")
-	}
 	var sent uint64
-	if last, err := strconv.ParseUint(resume, 10, 64); err == nil {
-		missed, err := live.Replay(r.Context(), u.js, last, s.UserID, adminView)
+	if after, ok := resumePosition(r); ok {
+		ctx, cancel := context.WithTimeout(r.Context(), u.replayTimeout)
+		missed, from, err := live.Replay(ctx, u.js, after, s.UserID, adminView)
+		cancel()
+		sent = from
 		if err != nil {
 			u.log.WarnContext(r.Context(), "replay for a reconnecting browser failed", "error", err)
+			// The stream's end is unknown: never skip past what this gateway has delivered.
+			sent = min(sent, u.feed.Last())
 		}
-		sent = last
 		for _, e := range missed {
-			if err := u.send(w, rc, e, adminView); err != nil {
+			if err := u.send(r.Context(), out, e, adminView); err != nil {
 				return
 			}
 			sent = e.Seq
@@ -69,35 +78,54 @@ func (u *UI) Events(w http.ResponseWriter, r *http.Request) {
 			return
 		case e, ok := <-sub.C:
 			if !ok {
+				if u.hub.Replaced(sub) {
+					u.log.InfoContext(r.Context(), "event stream replaced by a newer one of the session", "user_id", s.UserID)
+					_ = out.Event("", eventStreamClosed, "")
+					return
+				}
 				u.log.InfoContext(r.Context(), "slow event stream dropped", "user_id", s.UserID)
 				return
 			}
 			if e.Kind == "" && e.Seq <= sent {
 				continue // already replayed
 			}
-			if err := u.send(w, rc, *e, adminView); err != nil {
+			if err := u.send(r.Context(), out, *e, adminView); err != nil {
 				return
 			}
 			if e.Kind == "" {
 				sent = e.Seq
 			}
 		case <-tick.C:
-			if _, err := u.sessions.Get(r.Context(), s.ID); err != nil {
-				_, _ = fmt.Fprint(w, "event: session-ended\ndata: \n\n")
-				_ = rc.Flush()
+			_, err := u.sessions.Get(r.Context(), s.ID)
+			if errors.Is(err, session.ErrNotFound) {
+				_ = out.Event("", eventSessionEnded, "")
 				return
 			}
-			if _, err := fmt.Fprint(w, ": heartbeat\n\n"); err != nil {
+			if err != nil { // the session store is away: the session may well live on
+				u.log.WarnContext(r.Context(), "session not checked at a heartbeat", "error", err)
+			}
+			if err := out.Comment("heartbeat"); err != nil {
 				return
 			}
-			_ = rc.Flush()
 		}
 	}
 }
 
+// resumePosition is where a stream resumes: the browser's Last-Event-ID after a reconnect,
+// or on the first connection the stream position the page was rendered at (?after=). A
+// value that is not a sequence number counts as absent.
+func resumePosition(r *http.Request) (uint64, bool) {
+	for _, v := range []string{r.Header.Get("Last-Event-ID"), r.URL.Query().Get("after")} {
+		if seq, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64); err == nil {
+			return seq, true
+		}
+	}
+	return 0, false
+}
+
 // send writes one event: its name is what the page listens for, its data the fragment. On
 // the admin pages an order event updates the review queue; on a user's page, their list.
-func (u *UI) send(w http.ResponseWriter, rc *http.ResponseController, e live.Event, admin bool) error {
+func (u *UI) send(ctx context.Context, out *sse.Writer, e live.Event, admin bool) error {
 	page, name, block, data := "orders", "", "", any(nil)
 	switch p := e.Payload.(type) {
 	case *events.OrderCreated:
@@ -134,18 +162,19 @@ func (u *UI) send(w http.ResponseWriter, rc *http.ResponseController, e live.Eve
 	}
 	var buf bytes.Buffer
 	if err := u.pages.Render(&buf, page, block, data); err != nil {
-		u.log.Error("render a live update", "event", name, "error", err)
+		u.log.ErrorContext(ctx, "render a live update", "event", name, "error", err)
 		return err
 	}
-	frag := strings.ReplaceAll(buf.String(), "\n", " ")
 	id := ""
 	if e.Kind == "" {
-		id = fmt.Sprintf("id: %d\n", e.Seq)
+		id = strconv.FormatUint(e.Seq, 10)
 	}
-	if _, err := fmt.Fprintf(w, "%sevent: %s\ndata: %s\n\n", id, name, frag); err != nil {
-		return err
+	err := out.Event(id, name, buf.String())
+	if errors.Is(err, sse.ErrLineBreak) { // an order id with a line break: not an order of ours
+		u.log.WarnContext(ctx, "live update with a line break in its name skipped", "seq", e.Seq)
+		return nil
 	}
-	return rc.Flush()
+	return err
 }
 
 func decided(d events.OrderDecision, status string) upstream.Order {

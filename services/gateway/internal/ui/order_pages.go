@@ -19,7 +19,6 @@ func (u *UI) NewOrderPage(w http.ResponseWriter, r *http.Request) {
 // CreateOrder places the order; to htmx it answers with the confirmation (or the form with
 // its errors) to swap in, to a plain form post with a redirect.
 func (u *UI) CreateOrder(w http.ResponseWriter, r *http.Request) {
-	s := currentSession(r)
 	v := u.newView(r, "New order")
 	for _, f := range []string{"item_name", "quantity", "notes"} {
 		v.Form[f] = r.PostFormValue(f)
@@ -31,7 +30,7 @@ func (u *UI) CreateOrder(w http.ResponseWriter, r *http.Request) {
 		u.renderOrderForm(w, r, htmx, http.StatusBadRequest, v)
 		return
 	}
-	token, ok, err := u.token(r.Context(), s)
+	token, ok, err := u.token(r)
 	if err != nil {
 		u.upstreamFailed(w, r, err)
 		return
@@ -87,7 +86,6 @@ func (u *UI) sessionEnded(w http.ResponseWriter, r *http.Request, htmx bool) {
 // MyOrders shows the user's orders, newest first, with a status filter and pages; to htmx
 // it answers with the table only.
 func (u *UI) MyOrders(w http.ResponseWriter, r *http.Request) {
-	s := currentSession(r)
 	v := u.newView(r, "My orders")
 	v.Status = r.URL.Query().Get("status")
 	switch v.Status {
@@ -100,7 +98,7 @@ func (u *UI) MyOrders(w http.ResponseWriter, r *http.Request) {
 		page = 1
 	}
 	htmx := r.Header.Get("HX-Request") == "true"
-	token, ok, err := u.token(r.Context(), s)
+	token, ok, err := u.token(r)
 	if err != nil {
 		u.upstreamFailed(w, r, err)
 		return

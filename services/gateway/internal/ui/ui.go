@@ -6,18 +6,23 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/caasdemo/orderdemo/services/gateway/internal/live"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/session"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/upstream"
 	"github.com/caasdemo/orderdemo/services/gateway/internal/web"
+	"github.com/caasdemo/orderdemo/services/platform/clientip"
+	"github.com/caasdemo/orderdemo/services/platform/problem"
 	"github.com/caasdemo/orderdemo/services/platform/requestid"
+	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
 )
 
 // Cookie names.
@@ -28,24 +33,45 @@ const (
 
 // UI serves the pages.
 type UI struct {
-	pages    *web.Pages
-	sessions *session.Store
-	auth     upstream.Auth
-	orders   upstream.Orders
-	audit    upstream.Audit
-	hub      *live.Hub
-	feed     *live.Feed // its position is where a rendered page opens its event stream
-	js       jetstream.JetStream
-	secure   bool // Secure cookies (off only for plain-http local use)
-	now      func() time.Time
-	log      *slog.Logger
+	pages         *web.Pages
+	sessions      *session.Store
+	auth          upstream.Auth
+	orders        upstream.Orders
+	audit         upstream.Audit
+	hub           *live.Hub
+	feed          *live.Feed // its position is where a rendered page opens its event stream
+	js            jetstream.JetStream
+	replayTimeout time.Duration
+	proxies       clientip.Proxies
+	secure        bool // Secure cookies (off only for plain-http local use)
+	now           func() time.Time
+	log           *slog.Logger
+	renewals      singleflight.Group // token renewals in progress, by session id
+}
+
+// Deps are what the UI works with.
+type Deps struct {
+	Pages    *web.Pages
+	Sessions *session.Store
+	Auth     upstream.Auth
+	Orders   upstream.Orders
+	Audit    upstream.Audit
+	Hub      *live.Hub
+	Feed     *live.Feed
+	JS       jetstream.JetStream
+	// ReplayTimeout bounds the reads from NATS of what a resuming event stream missed.
+	ReplayTimeout time.Duration
+	// Proxies are the peers whose X-Forwarded-For names the browser.
+	Proxies       clientip.Proxies
+	SecureCookies bool
+	Now           func() time.Time
+	Log           *slog.Logger
 }
 
 // New returns the UI.
-func New(pages *web.Pages, sessions *session.Store, auth upstream.Auth, orders upstream.Orders, audit upstream.Audit,
-	hub *live.Hub, feed *live.Feed, js jetstream.JetStream, secureCookies bool, now func() time.Time, log *slog.Logger) *UI {
-	return &UI{pages: pages, sessions: sessions, auth: auth, orders: orders, audit: audit, hub: hub, feed: feed, js: js,
-		secure: secureCookies, now: now, log: log}
+func New(d Deps) *UI {
+	return &UI{pages: d.Pages, sessions: d.Sessions, auth: d.Auth, orders: d.Orders, audit: d.Audit, hub: d.Hub, feed: d.Feed,
+		js: d.JS, replayTimeout: d.ReplayTimeout, proxies: d.Proxies, secure: d.SecureCookies, now: d.Now, log: d.Log}
 }
 
 // view is what every page template gets.
@@ -111,15 +137,60 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, status int, message st
 	u.render(w, r, status, "error", "", v)
 }
 
-// upstreamFailed shows a sentence instead of a broken page when a service is down.
+// upstreamFailed answers a request that a dependency failed. A dependency that is down or
+// too slow (a service, the session store) gets 503 with Retry-After and a sentence naming
+// it: the error page for a page, problem details for htmx and JSON requests. Anything else
+// is a 500, logged. A request the browser gave up on is not answered.
 func (u *UI) upstreamFailed(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, upstream.ErrUnavailable) {
-		u.log.WarnContext(r.Context(), "service unavailable", "error", err)
-		u.fail(w, r, http.StatusServiceUnavailable, "This part of the system is not answering right now. Please try again in a moment.")
+	if r.Context().Err() != nil {
+		u.log.DebugContext(r.Context(), "request abandoned by the browser", "error", err)
 		return
 	}
-	u.log.ErrorContext(r.Context(), "upstream error", "error", err)
-	u.fail(w, r, http.StatusInternalServerError, "Something went wrong on our side. Please try again; if it persists, quote the request id.")
+	var refused *upstream.Problem
+	if errors.As(err, &refused) && refused.Status >= 400 && refused.Status < 500 {
+		// The service refused the request (bad input, a conflict, a limit): the browser gets
+		// its status and its words, not a 500.
+		if wantsProblem(r) {
+			problem.Write(w, r, u.log, &problem.Error{Status: refused.Status, Detail: refused.Detail, RetryAfter: refused.RetryAfter})
+			return
+		}
+		setRetryAfter(w, refused.RetryAfter)
+		u.fail(w, r, refused.Status, refused.Detail)
+		return
+	}
+	ue := problem.AsUnavailable(err)
+	if ue == nil {
+		u.log.ErrorContext(r.Context(), "upstream error", "error", err)
+		u.fail(w, r, http.StatusInternalServerError, "Something went wrong on our side. Please try again; if it persists, quote the request id.")
+		return
+	}
+	u.log.WarnContext(r.Context(), "dependency unavailable", "dependency", ue.Dependency, "error", err)
+	detail := upperFirst(dependencyName(ue.Dependency)) + " is not answering right now. Please try again in a moment."
+	if wantsProblem(r) {
+		problem.Write(w, r, u.log, &problem.Error{Status: http.StatusServiceUnavailable, Detail: detail,
+			RetryAfter: problem.UnavailableRetryAfter, Err: err})
+		return
+	}
+	setRetryAfter(w, problem.UnavailableRetryAfter)
+	u.fail(w, r, http.StatusServiceUnavailable, detail)
+}
+
+// dependencyName is what a page calls a dependency of the gateway.
+func dependencyName(dependency string) string {
+	switch dependency {
+	case valkeyconn.Dependency:
+		return "the session store"
+	case "auth", "order", "audit":
+		return "the " + dependency + " service"
+	}
+	return dependency
+}
+
+// wantsProblem: htmx and JSON clients get errors as problem details rather than a page.
+func wantsProblem(r *http.Request) bool {
+	accept := r.Header.Get("Accept")
+	return r.Header.Get("HX-Request") == "true" ||
+		strings.Contains(accept, "application/json") || strings.Contains(accept, problem.ContentType)
 }
 
 // Middleware loads the session, makes sure an anonymous visitor has a CSRF cookie, checks
@@ -143,7 +214,7 @@ func (u *UI) Middleware(next http.Handler) http.Handler {
 			case errors.Is(err, session.ErrNotFound):
 				u.clearCookie(w, sessionCookie)
 			default:
-				u.upstreamFailed(w, r, errors.Join(upstream.ErrUnavailable, err))
+				u.upstreamFailed(w, r, err)
 				return
 			}
 		}
@@ -199,32 +270,75 @@ func (u *UI) RequireUser(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// token returns a valid access token for the session, renewing it through the auth service
-// when it is about to expire. ok is false when the session has ended (the page then sends
-// the user to the login).
-func (u *UI) token(ctx context.Context, s *session.Session) (string, bool, error) {
-	if u.now().Add(time.Minute).Before(s.AccessExpiry) {
+// token returns a valid access token for the request's session, renewing it through the
+// auth service when it is about to expire. ok is false when the session has ended (the page
+// then sends the user to the login).
+//
+// A refresh token can be used once: two renewals with the same one look like a stolen token
+// to auth, which then ends the whole login. So a session renews at most once at a time in
+// this process — the requests that need it meanwhile (a page's many loads, several tabs)
+// wait for that renewal and use its result — and the renewal first reads the session again,
+// so a renewal another request or another gateway made meanwhile is used, not repeated.
+func (u *UI) token(r *http.Request) (string, bool, error) {
+	s := currentSession(r)
+	if u.fresh(*s) {
 		return s.AccessToken, true, nil
 	}
-	t, err := u.auth.Refresh(ctx, s.RefreshToken)
-	var p *upstream.Problem
-	if errors.As(err, &p) && p.Status == http.StatusUnauthorized {
-		_ = u.sessions.Delete(ctx, s.ID)
-		return "", false, nil
+	addr := u.clientAddr(r)
+	// The renewal does not run on the request's context: the requests waiting for it must
+	// not fail because the first one was cancelled. Each call in it has its own deadline.
+	renewal := u.renewals.DoChan(s.ID, func() (any, error) {
+		return u.renew(context.WithoutCancel(r.Context()), s.ID, addr)
+	})
+	select {
+	case <-r.Context().Done():
+		return "", false, fmt.Errorf("waiting for a token renewal: %w", r.Context().Err())
+	case res := <-renewal:
+		if res.Err != nil {
+			return "", false, res.Err
+		}
+		renewed, _ := res.Val.(*session.Session)
+		if renewed == nil {
+			return "", false, nil
+		}
+		s.AccessToken, s.RefreshToken, s.AccessExpiry = renewed.AccessToken, renewed.RefreshToken, renewed.AccessExpiry
+		return s.AccessToken, true, nil
+	}
+}
+
+// renew reads session id again and, if its access token is still about to expire, renews
+// it and saves the new tokens. It returns nil when the session has ended (auth refused the
+// refresh token: the session is deleted).
+func (u *UI) renew(ctx context.Context, id, clientAddr string) (*session.Session, error) {
+	s, err := u.sessions.Get(ctx, id)
+	if errors.Is(err, session.ErrNotFound) {
+		return nil, nil
 	}
 	if err != nil {
-		return "", false, err
+		return nil, err
+	}
+	if u.fresh(s) {
+		return &s, nil // renewed meanwhile
+	}
+	t, err := u.auth.Refresh(ctx, s.RefreshToken, clientAddr)
+	var p *upstream.Problem
+	if errors.As(err, &p) && p.Status == http.StatusUnauthorized {
+		if err := u.sessions.Delete(ctx, s.ID); err != nil {
+			u.log.WarnContext(ctx, "ended session not deleted", "error", err)
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
 	}
 	s.AccessToken, s.RefreshToken = t.AccessToken, t.RefreshToken
 	s.AccessExpiry = u.now().Add(time.Duration(t.ExpiresIn) * time.Second)
-	return s.AccessToken, true, u.sessions.Save(ctx, *s)
+	return &s, u.sessions.Save(ctx, s)
 }
 
-// clientAddr is the browser's address, for the per-client login limit.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// fresh: the session's access token has more than a minute left.
+func (u *UI) fresh(s session.Session) bool { return u.now().Add(time.Minute).Before(s.AccessExpiry) }
+
+// clientAddr is the browser's address, for auth's per-client limits: the peer, or what a
+// trusted proxy says in X-Forwarded-For.
+func (u *UI) clientAddr(r *http.Request) string { return u.proxies.Client(r) }

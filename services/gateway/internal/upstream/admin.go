@@ -34,19 +34,37 @@ func (o Orders) Decide(ctx context.Context, token, id, status string) (Decision,
 }
 
 // Stream GETs path and hands the open answer to the caller, who closes it: for CSV exports
-// passed through as they are produced.
+// passed through as they are produced. The answer must begin within the client's timeout;
+// the rest may take longer, as an export does.
 func (c Client) Stream(ctx context.Context, token, path string) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path, nil)
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	// An export may take longer than the client's timeout for one call.
 	client := *c.HTTP
 	client.Timeout = 0
+	var late *time.Timer // none when the client has no timeout
+	if t := c.HTTP.Timeout; t > 0 {
+		late = time.AfterFunc(t, cancel)
+	}
 	resp, err := client.Do(req)
+	if late != nil && !late.Stop() && err == nil {
+		err = context.DeadlineExceeded // the deadline passed as the answer came
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		cancel()
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return nil, c.unavailable(fmt.Errorf("GET %s: %w", path, err))
+	}
+	resp.Body = cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	if unavailableStatus(resp.StatusCode) {
+		resp.Body.Close()
+		return nil, c.unavailable(fmt.Errorf("GET %s: %s", path, resp.Status))
 	}
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
@@ -58,6 +76,18 @@ func (c Client) Stream(ctx context.Context, token, path string) (*http.Response,
 		return nil, &Problem{Status: resp.StatusCode, Detail: pd.Detail}
 	}
 	return resp, nil
+}
+
+// cancelOnClose ends the request's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // Audit is the audit service.

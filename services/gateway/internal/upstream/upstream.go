@@ -1,13 +1,14 @@
-// Package upstream is the gateway's client of the auth and order services: it sends the
-// request id and the bearer token along, bounds each call with a timeout, and turns their
-// problem details into errors the pages can show.
+// Package upstream is the gateway's client of the auth, order and audit services: it sends
+// the request id and the bearer token along, bounds each call with a timeout, and turns
+// their problem details into errors the pages can show. A service that does not answer in
+// time, or answers that it cannot serve now (502, 503, 504), is a *problem.UnavailableError
+// naming it.
 package upstream
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/caasdemo/orderdemo/services/platform/problem"
 )
 
 // Problem is an answer of another service that is not a success.
@@ -27,17 +30,18 @@ type Problem struct {
 
 func (p *Problem) Error() string { return fmt.Sprintf("%d: %s", p.Status, p.Detail) }
 
-// ErrUnavailable: the service did not answer (down, or too slow).
-var ErrUnavailable = errors.New("service unavailable")
-
-// Client calls one service.
+// Client calls one service. HTTP's Timeout is the deadline of each call.
 type Client struct {
+	Name string // the service ("auth", "order", "audit"): the dependency its failures name
 	Base string
 	HTTP *http.Client
 }
 
+func (c Client) unavailable(err error) error { return problem.Unavailable(c.Name, err) }
+
 // do sends a request and decodes a 2xx JSON answer into out; any other answer is a *Problem
-// and a transport failure wraps ErrUnavailable.
+// unless the service cannot serve now, and a transport failure or timeout is a
+// *problem.UnavailableError.
 func (c Client) do(ctx context.Context, method, path, token, contentType string, body io.Reader, header http.Header, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, body)
 	if err != nil {
@@ -53,13 +57,16 @@ func (c Client) do(ctx context.Context, method, path, token, contentType string,
 		req.Header[k] = v
 	}
 	resp, err := c.HTTP.Do(req)
+	if err != nil && ctx.Err() != nil {
+		return err // the caller gave up: that says nothing about the service
+	}
 	if err != nil {
-		return fmt.Errorf("%w: %s %s: %v", ErrUnavailable, method, path, err)
+		return c.unavailable(fmt.Errorf("%s %s: %w", method, path, err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return c.unavailable(fmt.Errorf("%s %s: %w", method, path, err))
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		if out == nil {
@@ -67,8 +74,8 @@ func (c Client) do(ctx context.Context, method, path, token, contentType string,
 		}
 		return json.Unmarshal(raw, out)
 	}
-	if resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusGatewayTimeout {
-		return fmt.Errorf("%w: %s", ErrUnavailable, resp.Status)
+	if unavailableStatus(resp.StatusCode) {
+		return c.unavailable(fmt.Errorf("%s %s: %s", method, path, resp.Status))
 	}
 	var pd struct {
 		Detail string `json:"detail"`
@@ -86,6 +93,11 @@ func (c Client) do(ctx context.Context, method, path, token, contentType string,
 		p.RetryAfter = time.Duration(s) * time.Second
 	}
 	return p
+}
+
+// unavailableStatus: the service (or a proxy in front of it) cannot serve now.
+func unavailableStatus(code int) bool {
+	return code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
 }
 
 func jsonBody(v any) io.Reader {
@@ -110,28 +122,38 @@ type Identity struct {
 	IsAdmin  bool   `json:"is_admin"`
 }
 
+// The calls to auth's public endpoints pass the browser's address (clientAddr) as
+// X-Forwarded-For, so auth's per-client limits count browsers, not the gateway.
+
 // Register creates an account.
-func (a Auth) Register(ctx context.Context, username, password string) error {
+func (a Auth) Register(ctx context.Context, username, password, clientAddr string) error {
 	return a.do(ctx, http.MethodPost, "/auth/register", "", "application/json",
-		jsonBody(map[string]string{"username": username, "password": password}), nil, nil)
+		jsonBody(map[string]string{"username": username, "password": password}), forwardedFor(clientAddr), nil)
 }
 
-// Login exchanges a password for tokens; clientAddr is passed as X-Forwarded-For so the
-// per-client login limit counts the browser, not the gateway.
+// Login exchanges a password for tokens.
 func (a Auth) Login(ctx context.Context, username, password, clientAddr string) (Tokens, error) {
 	var t Tokens
 	form := url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}}
 	err := a.do(ctx, http.MethodPost, "/auth/token", "", "application/x-www-form-urlencoded",
-		strings.NewReader(form.Encode()), http.Header{"X-Forwarded-For": {clientAddr}}, &t)
+		strings.NewReader(form.Encode()), forwardedFor(clientAddr), &t)
 	return t, err
 }
 
 // Refresh renews the tokens.
-func (a Auth) Refresh(ctx context.Context, refreshToken string) (Tokens, error) {
+func (a Auth) Refresh(ctx context.Context, refreshToken, clientAddr string) (Tokens, error) {
 	var t Tokens
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
-	err := a.do(ctx, http.MethodPost, "/auth/token", "", "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), nil, &t)
+	err := a.do(ctx, http.MethodPost, "/auth/token", "", "application/x-www-form-urlencoded",
+		strings.NewReader(form.Encode()), forwardedFor(clientAddr), &t)
 	return t, err
+}
+
+func forwardedFor(clientAddr string) http.Header {
+	if clientAddr == "" {
+		return nil
+	}
+	return http.Header{"X-Forwarded-For": {clientAddr}}
 }
 
 // Verify reads the identity behind a token.

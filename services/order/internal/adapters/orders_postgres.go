@@ -154,7 +154,8 @@ func (s *Orders) Get(ctx context.Context, id string) (domain.Snapshot, error) {
 }
 
 // Update implements app.Orders: the row is locked (FOR UPDATE), so concurrent decisions on
-// one order run one after the other and all but the first find it decided.
+// one order run one after the other and all but the first find it decided. A change with no
+// events writes nothing.
 func (s *Orders) Update(ctx context.Context, id string, change func(*domain.Order) ([]events.Envelope, error)) (domain.Snapshot, error) {
 	var out domain.Snapshot
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -172,6 +173,9 @@ func (s *Orders) Update(ctx context.Context, id string, change func(*domain.Orde
 			return err
 		}
 		out = o.Snapshot()
+		if len(evs) == 0 {
+			return nil
+		}
 		var adminID, adminName *string
 		if out.DecidedBy != nil {
 			adminID, adminName = &out.DecidedBy.UserID, &out.DecidedBy.Username
@@ -232,7 +236,7 @@ func escapeLike(s string) string {
 func (s *Orders) List(ctx context.Context, f app.Filter) ([]domain.Snapshot, int, error) {
 	w := where(f)
 	countSQL, countArgs := `SELECT count(*) FROM orders`+w.SQL(), w.Args()
-	countRows := func() (int, error) {
+	countRows := func(ctx context.Context) (int, error) {
 		var n int
 		if err := s.pool.QueryRow(ctx, countSQL, countArgs...).Scan(&n); err != nil {
 			return 0, fmt.Errorf("count orders: %w", err)
@@ -242,7 +246,7 @@ func (s *Orders) List(ctx context.Context, f app.Filter) ([]domain.Snapshot, int
 	var total int
 	var err error
 	if f.UserID != "" {
-		total, err = countRows()
+		total, err = countRows(ctx)
 	} else {
 		total, err = s.totals.Get(ctx, fmt.Sprint(countSQL, countArgs), time.Now().Add(-s.countMaxAge), countRows)
 	}
@@ -259,22 +263,14 @@ func (s *Orders) List(ctx context.Context, f app.Filter) ([]domain.Snapshot, int
 }
 
 // Each implements app.Orders. Rows are read one at a time from the server, so memory stays
-// flat however many match.
+// flat however many match, at the pace of fn (the export's client): each wait for the server
+// is bounded by the call timeout, the statement as a whole is not.
 func (s *Orders) Each(ctx context.Context, f app.Filter, fn func(domain.Snapshot) error) error {
 	w := where(f)
-	rows, err := s.pool.Query(ctx, `SELECT `+columns+` FROM orders`+w.SQL()+orderBy(f), w.Args()...)
+	err := postgres.Stream(ctx, s.pool, `SELECT `+columns+` FROM orders`+w.SQL()+orderBy(f), w.Args(),
+		func(r orderRow) error { return fn(toSnapshot(r)) })
 	if err != nil {
 		return fmt.Errorf("export orders: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		r, err := pgx.RowToStructByPos[orderRow](rows)
-		if err != nil {
-			return err
-		}
-		if err := fn(toSnapshot(r)); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return nil
 }

@@ -24,7 +24,9 @@ type Orders interface {
 	Create(ctx context.Context, o domain.Order, evs []events.Envelope, key *IdempotencyKey) (s domain.Snapshot, created bool, err error)
 	// Get returns one order or domain.ErrNotFound.
 	Get(ctx context.Context, id string) (domain.Snapshot, error)
-	// Update locks the order, lets change modify it and return events, and stores both.
+	// Update locks the order, lets change modify it and return events, and stores both. A
+	// change that returns no events changed nothing: nothing is written, and the order is
+	// returned as it is.
 	Update(ctx context.Context, id string, change func(*domain.Order) ([]events.Envelope, error)) (domain.Snapshot, error)
 	// List returns one page of the orders matching f, and how many match in all.
 	List(ctx context.Context, f Filter) ([]domain.Snapshot, int, error)
@@ -150,15 +152,24 @@ func (a *App) Export(ctx context.Context, f Filter, fn func(domain.Snapshot) err
 }
 
 // Decide approves or rejects a pending order (OrderApproved or OrderRejected). Of concurrent
-// decisions on one order exactly one succeeds; the others get domain.ErrNotPending.
+// decisions on one order exactly one succeeds; the others get domain.ErrNotPending. The same
+// admin repeating the decision the order already carries (a retry whose first answer was
+// lost) gets the order as it is, with no second event.
 func (a *App) Decide(ctx context.Context, admin Viewer, id, status, correlationID string) (domain.Snapshot, error) {
 	st, err := domain.ParseDecision(status)
 	if err != nil {
 		return domain.Snapshot{}, err
 	}
-	now := a.now()
+	// PostgreSQL keeps microseconds: the first answer shows the time a retry will read back.
+	now := a.now().Truncate(time.Microsecond)
+	repeated := false
 	s, err := a.orders.Update(ctx, id, func(o *domain.Order) ([]events.Envelope, error) {
-		if err := o.Decide(st, domain.Admin{UserID: admin.UserID, Username: admin.Username}, now); err != nil {
+		err := o.Decide(st, domain.Admin{UserID: admin.UserID, Username: admin.Username}, now)
+		if errors.Is(err, domain.ErrAlreadyDecided) {
+			repeated = true
+			return nil, nil
+		}
+		if err != nil {
 			return nil, err
 		}
 		s := o.Snapshot()
@@ -173,6 +184,10 @@ func (a *App) Decide(ctx context.Context, admin Viewer, id, status, correlationI
 	})
 	if err != nil {
 		return domain.Snapshot{}, err
+	}
+	if repeated {
+		a.log.InfoContext(ctx, "order decision repeated; already so", "order_id", id, "status", st, "admin_id", admin.UserID)
+		return s, nil
 	}
 	a.log.InfoContext(ctx, "order decided", "order_id", id, "status", st, "admin_id", admin.UserID)
 	return s, nil

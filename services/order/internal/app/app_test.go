@@ -189,6 +189,14 @@ func TestDecide(t *testing.T) {
 	_, err = a.Decide(t.Context(), root, s.ID, "approved", "req")
 	assert.ErrorIs(t, err, domain.ErrNotPending)
 
+	// The same decision by the same admin again (its answer was lost): the order as it is,
+	// and no second event.
+	n := len(m.events)
+	again, err := a.Decide(t.Context(), root, s.ID, "rejected", "req-3")
+	require.NoError(t, err)
+	assert.Equal(t, d, again)
+	assert.Len(t, m.events, n)
+
 	var exported int
 	require.NoError(t, a.Export(t.Context(), app.Filter{}, func(domain.Snapshot) error { exported++; return nil }))
 	assert.Equal(t, 1, exported)

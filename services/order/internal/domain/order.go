@@ -48,6 +48,10 @@ const (
 var (
 	ErrNotFound   = errors.New("order not found")
 	ErrNotPending = errors.New("order is no longer pending")
+	// ErrAlreadyDecided: the order carries this very decision by this very admin already (a
+	// retry of a decision whose answer was lost). Nothing changes; the caller answers as if
+	// it had just been made.
+	ErrAlreadyDecided = errors.New("order already carries this decision")
 )
 
 // FieldError says which input field broke which rule.
@@ -76,26 +80,32 @@ type Draft struct {
 	Notes    string
 }
 
-// Validate trims the item name and checks every field, reporting all problems at once.
+// Validate trims the item name, writes every line break of the notes as LF, and checks every
+// field, reporting all problems at once. The item name is one line of text and the notes
+// may span lines (validation.Line and validation.Lines): no NUL or other control character
+// in either, except line feeds and tabs in the notes.
 func (d Draft) Validate() (Draft, error) {
 	d.ItemName = strings.TrimSpace(d.ItemName)
+	d.Notes = validation.NormalizeNewlines(d.Notes)
 	var errs ValidationError
+	badName := validation.Line("item_name", d.ItemName)
 	switch n := utf8.RuneCountInString(d.ItemName); {
 	case n == 0:
 		errs = append(errs, FieldError{Field: "item_name", Rule: "is required"})
 	case n > MaxItemName:
 		errs = append(errs, FieldError{Field: "item_name", Rule: "must be at most 255 characters"})
+	case badName != nil:
+		errs = append(errs, badName...)
 	case strings.ContainsAny(d.ItemName, `<>"`):
 		errs = append(errs, FieldError{Field: "item_name", Rule: `must not contain <, > or "`})
 	}
 	if d.Quantity < 1 || d.Quantity > MaxQuantity {
 		errs = append(errs, FieldError{Field: "quantity", Rule: "must be a whole number from 1 to 100"})
 	}
-	if utf8.RuneCountInString(d.Notes) > MaxNotes {
+	if badNotes := validation.Lines("notes", d.Notes); badNotes != nil {
+		errs = append(errs, badNotes...)
+	} else if utf8.RuneCountInString(d.Notes) > MaxNotes {
 		errs = append(errs, FieldError{Field: "notes", Rule: "must be at most 1000 characters"})
-	}
-	if !utf8.ValidString(d.ItemName) || !utf8.ValidString(d.Notes) {
-		errs = append(errs, FieldError{Field: "item_name", Rule: "must be valid UTF-8 text"})
 	}
 	if len(errs) > 0 {
 		return Draft{}, errs
@@ -130,10 +140,15 @@ func New(id string, owner Owner, d Draft, now time.Time) (Order, error) {
 }
 
 // Decide approves or rejects a pending order. It returns a ValidationError for any other
-// status and ErrNotPending when the order was decided already.
+// status, ErrAlreadyDecided (changing nothing) when the same admin made the same decision
+// already, and ErrNotPending when the order was decided otherwise: another status, or
+// another admin (who must learn that someone else decided, not believe they did).
 func (o *Order) Decide(status Status, by Admin, now time.Time) error {
 	if status != Approved && status != Rejected {
 		return ValidationError{{Field: "status", Rule: `must be "approved" or "rejected"`}}
+	}
+	if o.status == status && o.decidedBy != nil && o.decidedBy.UserID == by.UserID {
+		return ErrAlreadyDecided
 	}
 	if o.status != Pending {
 		return ErrNotPending

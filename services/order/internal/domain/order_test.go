@@ -28,6 +28,18 @@ func TestDraftValidation(t *testing.T) {
 		{"too many", domain.Draft{ItemName: "x", Quantity: 101}, []string{"quantity"}},
 		{"long notes", domain.Draft{ItemName: "x", Quantity: 1, Notes: strings.Repeat("n", 1001)}, []string{"notes"}},
 		{"invalid utf-8", domain.Draft{ItemName: "x\xff", Quantity: 1}, []string{"item_name"}},
+		{"NUL in item", domain.Draft{ItemName: "a\x00b", Quantity: 1}, []string{"item_name"}},
+		{"CR in item (SSE field injection)", domain.Draft{ItemName: "lamp\rid: 999999999\revent: x", Quantity: 1}, []string{"item_name"}},
+		{"LF in item", domain.Draft{ItemName: "lamp\ndata: x", Quantity: 1}, []string{"item_name"}},
+		{"tab in item", domain.Draft{ItemName: "desk\tlamp", Quantity: 1}, []string{"item_name"}},
+		{"escape in item", domain.Draft{ItemName: "lamp\x1b[2J", Quantity: 1}, []string{"item_name"}},
+		{"DEL in item", domain.Draft{ItemName: "lamp\x7f", Quantity: 1}, []string{"item_name"}},
+		{"C1 in item", domain.Draft{ItemName: "lamp\u0085x", Quantity: 1}, []string{"item_name"}},
+		{"surrounding line breaks are trimmed", domain.Draft{ItemName: "\r\n\tDesk lamp\r\n", Quantity: 1}, nil},
+		{"notes over lines, with tabs", domain.Draft{ItemName: "x", Quantity: 1, Notes: "one\n\ttwo\r\nthree\rfour"}, nil},
+		{"NUL in notes", domain.Draft{ItemName: "x", Quantity: 1, Notes: "a\x00b"}, []string{"notes"}},
+		{"escape in notes", domain.Draft{ItemName: "x", Quantity: 1, Notes: "a\x1b[2Jb"}, []string{"notes"}},
+		{"invalid utf-8 in notes", domain.Draft{ItemName: "x", Quantity: 1, Notes: "a\xffb"}, []string{"notes"}},
 		{"everything wrong", domain.Draft{Quantity: -1, Notes: strings.Repeat("n", 1001)}, []string{"item_name", "quantity", "notes"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -57,6 +69,21 @@ func TestDraftValidation(t *testing.T) {
 	}
 }
 
+func TestNotesLineBreaksAreStoredAsLF(t *testing.T) {
+	t.Parallel()
+	d, err := domain.Draft{ItemName: "x", Quantity: 1, Notes: "one\r\ntwo\rthree\nfour"}.Validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Notes != "one\ntwo\nthree\nfour" {
+		t.Fatalf("notes %q", d.Notes)
+	}
+	// A note is measured once its line breaks are single characters.
+	if _, err := (domain.Draft{ItemName: "x", Quantity: 1, Notes: strings.Repeat("\r\n", domain.MaxNotes)}).Validate(); err != nil {
+		t.Fatalf("1000 CRLF line breaks: %v", err)
+	}
+}
+
 func TestDecideOnlyOnceFromPending(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
@@ -82,6 +109,15 @@ func TestDecideOnlyOnceFromPending(t *testing.T) {
 	}
 	if err := o.Decide(domain.Rejected, admin, later); !errors.Is(err, domain.ErrNotPending) {
 		t.Fatalf("second decision: %v", err)
+	}
+	if err := o.Decide(domain.Approved, admin, later.Add(time.Minute)); !errors.Is(err, domain.ErrAlreadyDecided) {
+		t.Fatalf("the same decision by the same admin again: %v", err)
+	}
+	if err := o.Decide(domain.Approved, domain.Admin{UserID: "a2", Username: "other"}, later); !errors.Is(err, domain.ErrNotPending) {
+		t.Fatalf("the same decision by another admin: %v", err)
+	}
+	if o.Snapshot() != s {
+		t.Fatal("a refused or repeated decision changed the order")
 	}
 	back := domain.Rehydrate(s)
 	if back.Snapshot() != s {

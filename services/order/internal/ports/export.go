@@ -54,6 +54,13 @@ func (h *HTTP) export(w http.ResponseWriter, r *http.Request) {
 		}
 		return nil
 	})
+	if err != nil && n == 0 {
+		// Nothing has left the buffer yet (the database did not answer): a proper answer
+		// instead of an empty file.
+		w.Header().Del("Content-Disposition")
+		h.fail(w, r, err)
+		return
+	}
 	out.Flush()
 	if err != nil {
 		// The header is sent: all that is left is to log and cut the stream short.

@@ -8,6 +8,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/order/internal/app"
 	"github.com/caasdemo/orderdemo/services/order/internal/domain"
 	"github.com/caasdemo/orderdemo/services/platform/problem"
+	"github.com/caasdemo/orderdemo/services/platform/validation"
 )
 
 // Page sizes.
@@ -17,7 +18,8 @@ const (
 )
 
 // parseQuery reads the list parameters, naming every bad one. admin allows the filters only
-// admins have (user_id, search, from, to, sort, order).
+// admins have (user_id, search, from, to, sort, order). search is the only free text, held
+// to the shared rule for one line of text; every other parameter has a fixed form.
 func parseQuery(r *http.Request, admin bool) (app.Filter, error) {
 	q := r.URL.Query()
 	f := app.Filter{Limit: defaultLimit}
@@ -54,6 +56,8 @@ func parseQuery(r *http.Request, admin bool) (app.Filter, error) {
 		}
 		if v := q.Get("search"); len(v) > 100 {
 			fail("search", "must be at most 100 characters")
+		} else if e := validation.Line("search", v); e != nil {
+			bad = append(bad, e...)
 		} else {
 			f.Search = v
 		}

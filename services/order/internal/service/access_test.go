@@ -58,8 +58,30 @@ func TestARevokedTokenIsRefused(t *testing.T) {
 	vk, err := valkeyconn.Connect(context.Background(), valkeyconn.Config{URL: pconfig.URL(h.env["VALKEY_URL"]), ConnectTimeout: time.Second}, quiet())
 	require.NoError(t, err)
 	defer vk.Close()
-	require.NoError(t, authtoken.NewRevocations(vk, h.env["VALKEY_KEY_PREFIX"]).Revoke(t.Context(), alice.claims.TokenID, alice.claims.ExpiresAt))
+	require.NoError(t, authtoken.NewRevocations(vk, h.env["VALKEY_KEY_PREFIX"]).Revoke(t.Context(), alice.claims))
 	r := h.call(&alice, http.MethodGet, "/orders/me", "")
 	assert.Equal(t, http.StatusUnauthorized, r.Status)
 	assert.Equal(t, `Bearer realm="caas-order-demo"`, r.Header.Get("WWW-Authenticate"))
+}
+
+// A logout ends the whole login: the other access tokens of its session (such as the one a
+// refresh handed out after it) are refused too, while the user's other logins are not.
+func TestARevokedSessionRefusesEveryTokenOfIt(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	first := h.user("alice", false)
+	renewed := h.sameLogin(first)  // what a refresh of the same login hands out
+	elsewhere := h.sameUser(first) // the same user logged in on another device
+	for _, u := range []*user{&first, &renewed, &elsewhere} {
+		require.Equal(t, http.StatusOK, h.call(u, http.MethodGet, "/orders/me", "").Status)
+	}
+
+	vk, err := valkeyconn.Connect(context.Background(), valkeyconn.Config{URL: pconfig.URL(h.env["VALKEY_URL"]), ConnectTimeout: time.Second}, quiet())
+	require.NoError(t, err)
+	defer vk.Close()
+	require.NoError(t, authtoken.NewRevocations(vk, h.env["VALKEY_KEY_PREFIX"]).Revoke(t.Context(), first.claims), "what the auth service's logout writes")
+
+	assert.Equal(t, http.StatusUnauthorized, h.call(&first, http.MethodGet, "/orders/me", "").Status)
+	assert.Equal(t, http.StatusUnauthorized, h.call(&renewed, http.MethodGet, "/orders/me", "").Status, "another token of the logged-out login")
+	assert.Equal(t, http.StatusOK, h.call(&elsewhere, http.MethodGet, "/orders/me", "").Status, "another login of the same user")
 }

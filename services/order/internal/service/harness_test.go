@@ -34,19 +34,25 @@ type harness struct {
 	issuer *authtoken.Issuer
 }
 
-// start runs the service; extra are more variables, name then value.
+// start runs the service; extra are more variables, name then value (a server's URL among
+// them replaces the one the harness would start or create).
 func start(t *testing.T, extra ...string) *harness {
 	t.Helper()
-	h := &harness{t: t, env: map[string]string{
-		"DATABASE_URL":      testenv.PostgresURL(t),
-		"NATS_URL":          testenv.NATS(t),
-		"VALKEY_URL":        testenv.ValkeyURL(t),
-		"VALKEY_KEY_PREFIX": testenv.Prefix(),
-		"JWT_SECRET":        testenv.JWTSecret,
-		"COUNT_MAX_AGE":     "0", // every list counts afresh
-	}}
+	h := &harness{t: t, env: map[string]string{}}
 	for i := 0; i+1 < len(extra); i += 2 {
 		h.env[extra[i]] = extra[i+1]
+	}
+	for name, value := range map[string]func() string{
+		"DATABASE_URL":      func() string { return testenv.PostgresURL(t) },
+		"NATS_URL":          func() string { return testenv.NATS(t) },
+		"VALKEY_URL":        func() string { return testenv.ValkeyURL(t) },
+		"VALKEY_KEY_PREFIX": testenv.Prefix,
+		"JWT_SECRET":        func() string { return testenv.JWTSecret },
+		"COUNT_MAX_AGE":     func() string { return "0" }, // every list counts afresh
+	} {
+		if _, set := h.env[name]; !set {
+			h.env[name] = value()
+		}
 	}
 	require.NoError(t, pconfig.Load(testenv.Lookup(h.env), &h.cfg))
 	svc, err := service.New(t.Context(), &h.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -71,8 +77,24 @@ type user struct {
 
 func (h *harness) user(name string, admin bool) user {
 	h.t.Helper()
-	id := events.NewID()
-	tok, claims, err := h.issuer.Issue(id, name, admin, events.NewID())
+	return h.login(events.NewID(), name, admin, events.NewID())
+}
+
+// sameLogin is another token of u's login session, as a refresh would hand out.
+func (h *harness) sameLogin(u user) user {
+	h.t.Helper()
+	return h.login(u.id, u.name, u.claims.IsAdmin, u.claims.SessionID)
+}
+
+// sameUser is a token of another login session of u's user.
+func (h *harness) sameUser(u user) user {
+	h.t.Helper()
+	return h.login(u.id, u.name, u.claims.IsAdmin, events.NewID())
+}
+
+func (h *harness) login(id, name string, admin bool, sessionID string) user {
+	h.t.Helper()
+	tok, claims, err := h.issuer.Issue(id, name, admin, sessionID)
 	require.NoError(h.t, err)
 	return user{id: id, name: name, token: tok, claims: claims}
 }

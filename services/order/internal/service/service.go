@@ -38,6 +38,10 @@ type Service struct {
 
 // New connects to PostgreSQL (migrating the orders schema), NATS and Valkey (for token
 // revocation), and builds the HTTP handler. Close releases what New opened.
+//
+// The service is ready while PostgreSQL and Valkey answer: without the one nothing is
+// stored, without the other no token can be checked. NATS only degrades it: orders wait in
+// the outbox until the relay can publish them.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service, err error) {
 	s := &Service{}
 	defer func() {
@@ -47,7 +51,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 	}()
 	b, err := backend.Open(ctx, backend.Options{Service: Name, Schema: Schema,
 		Postgres: &cfg.Postgres, Migrations: []postgres.Migrations{{FS: migrations.FS}, outbox.Migrations},
-		NATS: &cfg.NATS, Streams: []events.Stream{events.OrdersStream}, Valkey: &cfg.Valkey}, log)
+		NATS: &cfg.NATS, NATSDegrades: true, Streams: []events.Stream{events.OrdersStream}, Valkey: &cfg.Valkey}, log)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,94 @@
+package sse_test
+
+import (
+	"bytes"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/caasdemo/orderdemo/services/gateway/internal/sse"
+	"github.com/caasdemo/orderdemo/services/gateway/internal/sse/ssetest"
+)
+
+func TestEveryLineOfDataIsItsOwnDataLine(t *testing.T) {
+	t.Parallel()
+	for name, data := range map[string]string{
+		"lone CR":     "x\rid: 999999999\revent: y\rdata: z",
+		"CRLF":        "x\r\nid: 999999999\r\nevent: y\r\ndata: z",
+		"lone LF":     "x\nid: 999999999\nevent: y\ndata: z",
+		"mixed":       "x\r\rid: 999999999\n\r\nevent: y\r",
+		"blank lines": "x\n\nid: 999999999\n\n",
+		"retry":       "x\rretry: 1",
+		"comment":     "x\r: hidden\rdata: z",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			flushes := 0
+			w := sse.NewWriter(&buf, func() error { flushes++; return nil })
+			require.NoError(t, w.Event("42", "order-created", data))
+			require.NoError(t, w.Event("43", "next", "after"))
+			assert.Equal(t, 2, flushes, "each event leaves at once")
+
+			r := ssetest.NewReader(&buf)
+			b, err := r.Next()
+			require.NoError(t, err)
+			assert.Equal(t, "42", b.ID(), "the hostile text set no id")
+			assert.Equal(t, "order-created", b.Name(), "nor an event name")
+			assert.Empty(t, b.Comments, "nor a comment")
+			for _, f := range b.Fields[2:] {
+				assert.Equal(t, "data", f.Name, "every line of the text is data")
+			}
+			assert.Equal(t, sse.Lines(data), sse.Lines(b.Data()), "the text arrives line for line")
+
+			b, err = r.Next()
+			require.NoError(t, err)
+			assert.Equal(t, []string{"id", "event", "data"}, b.Names(), "the next event is intact")
+			assert.Equal(t, "43", b.ID())
+			_, err = r.Next()
+			assert.ErrorIs(t, err, io.EOF)
+		})
+	}
+}
+
+func TestALineBreakInAnIDOrNameIsRefused(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	w := sse.NewWriter(&buf, nil)
+	assert.ErrorIs(t, w.Event("1\rid: 2", "x", "d"), sse.ErrLineBreak)
+	assert.ErrorIs(t, w.Event("1", "order-x\nevent: forged", "d"), sse.ErrLineBreak)
+	assert.ErrorIs(t, w.Event("1", "order-x\r\n", "d"), sse.ErrLineBreak)
+	assert.Zero(t, buf.Len(), "nothing written")
+}
+
+func TestCommentsRetryAndEmptyData(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	w := sse.NewWriter(&buf, nil)
+	require.NoError(t, w.Retry(2*time.Second))
+	require.NoError(t, w.Comment("heartbeat\rdata: forged"))
+	require.NoError(t, w.Event("", "session-ended", ""))
+	assert.Equal(t, "retry: 2000\n\n: heartbeat\n: data: forged\n\nevent: session-ended\ndata: \n\n", buf.String())
+
+	r := ssetest.NewReader(&buf)
+	b, _ := r.Next()
+	assert.Equal(t, []string{"retry"}, b.Names())
+	b, _ = r.Next()
+	assert.Empty(t, b.Fields, "a comment's second line is a comment too")
+	assert.Equal(t, []string{"heartbeat", "data: forged"}, b.Comments)
+	b, _ = r.Next()
+	assert.Equal(t, []string{"event", "data"}, b.Names())
+}
+
+func TestTheReaderSplitsLinesAsABrowserDoes(t *testing.T) {
+	t.Parallel()
+	// The stream a writer that only handled LF produced for a fragment with a lone CR.
+	r := ssetest.NewReader(bytes.NewBufferString("id: 7\nevent: order-created\ndata: <td>x\rid: 999999999\revent: y\rdata: z</td>\n\n"))
+	b, err := r.Next()
+	require.NoError(t, err)
+	assert.Equal(t, "999999999", b.ID(), "the forged id wins, as in a browser")
+	assert.Equal(t, "y", b.Name())
+}

@@ -16,7 +16,7 @@ run: devstack
 ##       form of the fault suite (its own servers, as separate processes it kills)
 test: devstack
 	./$(DEVSTACK) exec -- $(GO) test -race -count=1 -timeout 20m $$($(GO) list $(PKGS) | grep -v '/infrastructure/chaos$$')
-	$(GO) test -count=1 -timeout 20m -run TestFaultSuite ./infrastructure/chaos/
+	$(GO) test -count=1 -timeout 20m -v -run TestFaultSuite ./infrastructure/chaos/
 
 ## chaos: the fault suite's long form: kill -9 of each piece, PostgreSQL's immediate stop,
 ##        the audit service stopped for 20 s and a poison message, under load; prints a table

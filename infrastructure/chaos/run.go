@@ -98,9 +98,11 @@ type Run struct {
 	Replay  string // the outcome of the final replay with verification
 }
 
-// serviceEnv keeps the services' logs short and lets the load, which comes from one
-// address, register a user a second; the rest are the defaults an operator gets.
-var serviceEnv = []string{"LOG_LEVEL=warn", "REGISTER_MAX_PER_CLIENT=1000000"}
+// serviceEnv keeps the services' logs short and lifts the request limits: the load comes
+// from one address and its admin decides faster than a person (the limits have tests of
+// their own). The rest are the defaults an operator gets.
+var serviceEnv = []string{"LOG_LEVEL=warn", "REGISTER_MAX_PER_CLIENT=1000000",
+	"RATE_LIMIT_PER_CLIENT=1000000", "RATE_LIMIT_PER_USER=1000000"}
 
 // Execute starts the system, runs the load and every fault, and ends with a replay that
 // verifies the projections. It returns the run whatever was found; err is for a run that

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"gopkg.in/yaml.v3"
@@ -193,8 +194,13 @@ func natsOptions(svc Service, configs map[string]Config) (*natsserver.Options, e
 	fs := flag.NewFlagSet("nats-server", flag.ContinueOnError)
 	fs.SetOutput(new(strings.Builder))
 	noop := func() {}
+	natsParser.Lock() // ConfigureOptions sets package variables of nats-server
+	defer natsParser.Unlock()
 	return natsserver.ConfigureOptions(fs, local, noop, noop, noop)
 }
+
+// natsParser makes concurrent checks take turns with nats-server's command-line parser.
+var natsParser sync.Mutex
 
 // checkTrustedProxies requires every TRUSTED_PROXIES prefix to lie within a subnet the file
 // declares for its networks: a service believes X-Forwarded-For only from its neighbours on

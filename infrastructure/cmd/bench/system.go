@@ -50,9 +50,11 @@ func startSystem(ctx context.Context) (*system, error) {
 	cfg.NATSPort = freePort()
 	cfg.Services = localstack.Ports{Gateway: freePort(), Auth: freePort(), Order: freePort(), Audit: freePort()}
 	os.Setenv("LOG_LEVEL", "warn")
-	// The bench registers its users from one address, as a script would: lift the limit
-	// meant for scripts.
+	// The bench registers and signs in its users from one address and has each of them
+	// order as fast as it can, as a script would: lift the limits meant for scripts.
 	os.Setenv("REGISTER_MAX_PER_CLIENT", "1000000")
+	os.Setenv("RATE_LIMIT_PER_CLIENT", "1000000")
+	os.Setenv("RATE_LIMIT_PER_USER", "1000000")
 	stack, err := localstack.New(cfg, os.Stderr)
 	if err != nil {
 		return nil, err

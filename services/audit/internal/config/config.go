@@ -10,6 +10,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/authtoken"
 	"github.com/caasdemo/orderdemo/services/platform/natsconn"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
+	"github.com/caasdemo/orderdemo/services/platform/ratelimit"
 	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
 )
 
@@ -18,8 +19,10 @@ type Config struct {
 	app.Base
 	Postgres postgres.Config
 	NATS     natsconn.Config
-	Valkey   valkeyconn.Config // the token revocation list
+	Valkey   valkeyconn.Config // the token revocation list and the request counts
 	Token    authtoken.Config
+	// RateLimit bounds the requests of each admin (the token's subject) to the API.
+	RateLimit ratelimit.UserConfig
 	// OrderURL is the order service, asked for the true order counts when a replay verifies.
 	OrderURL string `env:"ORDER_URL" default:"http://127.0.0.1:8002"`
 	Consumer Consumer

@@ -29,25 +29,41 @@ type HTTP struct {
 	pool      *pgxpool.Pool
 	cache     *projection.StatsCache
 	verifier  *authtoken.Verifier
+	limit     func(http.Handler) http.Handler
 	runner    *consumer.Runner
 	consumers map[string]consumer.Spec
 	replays   *replay.Control
 	log       *slog.Logger
 }
 
-// NewHTTP returns the handlers; consumers are the live consumers by name, for re-drives.
-func NewHTTP(pool *pgxpool.Pool, stats *projection.StatsCache, v *authtoken.Verifier, runner *consumer.Runner, consumers []consumer.Spec, replays *replay.Control, log *slog.Logger) *HTTP {
-	byName := map[string]consumer.Spec{}
-	for _, c := range consumers {
-		byName[c.Durable] = c
-	}
-	return &HTTP{pool: pool, cache: stats, verifier: v, runner: runner, consumers: byName, replays: replays, log: log}
+// Deps are what the handlers work with.
+type Deps struct {
+	Pool     *pgxpool.Pool
+	Stats    *projection.StatsCache
+	Verifier *authtoken.Verifier
+	// Limit counts each verified request against its admin's rate limit (see ratelimit).
+	Limit     func(http.Handler) http.Handler
+	Runner    *consumer.Runner
+	Consumers []consumer.Spec // the live consumers, for re-drives
+	Replays   *replay.Control
+	Log       *slog.Logger
 }
 
-// Routes mounts the whole surface of the service; every route needs the admin scope.
+// NewHTTP returns the handlers.
+func NewHTTP(d Deps) *HTTP {
+	byName := map[string]consumer.Spec{}
+	for _, c := range d.Consumers {
+		byName[c.Durable] = c
+	}
+	return &HTTP{pool: d.Pool, cache: d.Stats, verifier: d.Verifier, limit: d.Limit, runner: d.Runner, consumers: byName,
+		replays: d.Replays, log: d.Log}
+}
+
+// Routes mounts the whole surface of the service; every route needs the admin scope, and
+// every request counts against its admin's rate limit.
 func (h *HTTP) Routes(r chi.Router) {
 	r.Group(func(r chi.Router) {
-		r.Use(h.verifier.Require(authtoken.ScopeAdminOrders, h.log))
+		r.Use(h.verifier.Require(authtoken.ScopeAdminOrders, h.log), h.limit)
 		r.Get("/audit/events", h.events)
 		r.Get("/audit/events.csv", h.eventsCSV)
 		r.Get("/audit/stats", h.stats)

@@ -26,6 +26,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/consumer"
 	"github.com/caasdemo/orderdemo/services/platform/httpserver"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
+	"github.com/caasdemo/orderdemo/services/platform/ratelimit"
 	"github.com/caasdemo/orderdemo/services/platform/requestid"
 )
 
@@ -93,7 +94,10 @@ func New(ctx, base context.Context, cfg *config.Config, log *slog.Logger) (_ *Se
 	s.Replayer = replay.New(pool, js, truth, log)
 	verifier := authtoken.NewVerifier(cfg.Token, authtoken.NewRevocations(b.Valkey, cfg.Valkey.KeyPrefix), time.Now)
 	router := httpserver.NewRouter(Name, log, b.Checks()...)
-	ports.NewHTTP(pool, stats, verifier, runner, specs, replay.NewControl(base, s.Replayer, nc), log).Routes(router)
+	limiter := ratelimit.New(b.Valkey, cfg.Valkey.KeyPrefix, Name, time.Now)
+	ports.NewHTTP(ports.Deps{Pool: pool, Stats: stats, Verifier: verifier,
+		Limit:  limiter.Middleware(cfg.RateLimit.Policy(), ratelimit.User, log),
+		Runner: runner, Consumers: specs, Replays: replay.NewControl(base, s.Replayer, nc), Log: log}).Routes(router)
 	s.Handler = router
 	return s, nil
 }
@@ -103,8 +107,8 @@ func New(ctx, base context.Context, cfg *config.Config, log *slog.Logger) (_ *Se
 // configuration is the same, from the event contract).
 //
 // The service is ready while PostgreSQL and Valkey answer: the audit API reads the one and
-// checks tokens against the other. NATS only degrades it: the log stops growing until the
-// consumers resume where they stopped.
+// checks tokens and counts requests against the other. NATS only degrades it: the log stops
+// growing until the consumers resume where they stopped.
 func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*backend.Backend, error) {
 	return backend.Open(ctx, backend.Options{Service: Name, Schema: Schema,
 		Postgres: &cfg.Postgres, Migrations: []postgres.Migrations{{FS: migrations.FS}, consumer.Migrations},

@@ -13,6 +13,7 @@ import (
 	pconfig "github.com/caasdemo/orderdemo/services/platform/config"
 	"github.com/caasdemo/orderdemo/services/platform/natsconn"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
+	"github.com/caasdemo/orderdemo/services/platform/ratelimit"
 	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
 )
 
@@ -28,6 +29,10 @@ type Config struct {
 	Login    Login
 	Register Register
 	Session  Session
+	// RateLimit bounds the requests of each client address to the anonymous endpoints
+	// (registration and token), whatever their outcome; Login and Register are stricter
+	// rules of their own.
+	RateLimit ratelimit.ClientConfig
 }
 
 // Admin is the account created at start-up (story 3.1).

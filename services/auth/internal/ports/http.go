@@ -30,17 +30,21 @@ type HTTP struct {
 	app     *app.App
 	log     *slog.Logger
 	proxies clientip.Proxies
+	limit   func(http.Handler) http.Handler
 }
 
-// NewHTTP returns the handlers; X-Forwarded-For is believed only from proxies.
-func NewHTTP(a *app.App, log *slog.Logger, proxies clientip.Proxies) *HTTP {
-	return &HTTP{app: a, log: log, proxies: proxies}
+// NewHTTP returns the handlers; X-Forwarded-For is believed only from proxies. limit counts
+// each request to the anonymous endpoints against its client address's rate limit (see
+// ratelimit).
+func NewHTTP(a *app.App, log *slog.Logger, proxies clientip.Proxies, limit func(http.Handler) http.Handler) *HTTP {
+	return &HTTP{app: a, log: log, proxies: proxies, limit: limit}
 }
 
-// Routes mounts the whole surface of the service.
+// Routes mounts the whole surface of the service. The anonymous endpoints count against
+// the client address's rate limit, both grants of the token endpoint alike.
 func (h *HTTP) Routes(r chi.Router) {
-	r.Post("/auth/register", h.register)
-	r.Post("/auth/token", h.token)
+	r.With(h.limit).Post("/auth/register", h.register)
+	r.With(h.limit).Post("/auth/token", h.token)
 	r.Get("/auth/verify", h.verify)
 	r.Post("/auth/logout", h.logout)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/httpserver"
 	"github.com/caasdemo/orderdemo/services/platform/outbox"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
+	"github.com/caasdemo/orderdemo/services/platform/ratelimit"
 )
 
 // Name is the service's name in logs, NATS connections and health answers.
@@ -98,8 +99,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() t
 		return nil, err
 	}
 
+	limiter := ratelimit.New(vk, cfg.Valkey.KeyPrefix, Name, now)
+	limit := limiter.Middleware(cfg.RateLimit.Policy(), proxies.Client, log)
+
 	router := httpserver.NewRouter(Name, log, append(b.Checks(), relay.Check())...)
-	ports.NewHTTP(application, log, proxies).Routes(router)
+	ports.NewHTTP(application, log, proxies, limit).Routes(router)
 	s.Handler = router
 	return s, nil
 }

@@ -31,15 +31,17 @@ import (
 // gateway's handlers are tested on their own; the browser tests run them against the real
 // services.
 type fakeServices struct {
-	mu        sync.Mutex
-	loginCode int
-	retry     string
-	orders    string // JSON of GET /orders/me
-	ordersUp  bool
-	refreshes int
-	expiresIn int
-	admin     bool
-	loginXFF  []string // the X-Forwarded-For of each password login, as auth saw it
+	mu            sync.Mutex
+	loginCode     int
+	retry         string
+	orders        string // JSON of GET /orders/me
+	ordersUp      bool
+	limited       string // when set, GET /orders/me is refused 429 with this Retry-After
+	refuseRenewal string // when set, a token renewal is refused 429 with this Retry-After
+	refreshes     int
+	expiresIn     int
+	admin         bool
+	loginXFF      []string // the X-Forwarded-For of each password login, as auth saw it
 }
 
 func (f *fakeServices) handler(w http.ResponseWriter, r *http.Request) {
@@ -47,6 +49,10 @@ func (f *fakeServices) handler(w http.ResponseWriter, r *http.Request) {
 	defer f.mu.Unlock()
 	switch {
 	case r.URL.Path == "/health":
+	case r.URL.Path == "/auth/token" && r.FormValue("grant_type") == "refresh_token" && f.refuseRenewal != "":
+		w.Header().Set("Retry-After", f.refuseRenewal)
+		w.WriteHeader(http.StatusTooManyRequests)
+		fmt.Fprintf(w, `{"detail":"too many requests: the per-client limit is 60 every 60 seconds; try again in %s seconds"}`, f.refuseRenewal)
 	case r.URL.Path == "/auth/token" && r.FormValue("grant_type") == "refresh_token":
 		f.refreshes++
 		fmt.Fprintf(w, `{"access_token":"renewed-%d","expires_in":900,"refresh_token":"r-%d"}`, f.refreshes, f.refreshes)
@@ -79,6 +85,13 @@ func (f *fakeServices) handler(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && r.URL.Path == "/orders": // the admin's list
 		fmt.Fprint(w, f.orders)
 	case r.URL.Path == "/orders/me":
+		if f.limited != "" {
+			w.Header().Set("Retry-After", f.limited)
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			fmt.Fprintf(w, `{"status":429,"detail":"too many requests: the per-user limit is 600 every 60 seconds; try again in %s seconds"}`, f.limited)
+			return
+		}
 		if !f.ordersUp {
 			hj, _ := w.(http.Hijacker)
 			conn, _, _ := hj.Hijack()

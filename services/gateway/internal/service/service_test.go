@@ -1,6 +1,7 @@
 package service_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/caasdemo/orderdemo/events"
+	"github.com/caasdemo/orderdemo/services/platform/problem"
 	"github.com/caasdemo/orderdemo/services/platform/testenv"
 )
 
@@ -107,6 +109,8 @@ func TestCookiesAreSecureByDefault(t *testing.T) {
 	require.NotEmpty(t, resp.Cookies())
 	for _, c := range resp.Cookies() {
 		assert.True(t, c.Secure, c.Name)
+		assert.True(t, c.HttpOnly, c.Name)
+		assert.Equal(t, http.SameSiteLaxMode, c.SameSite, c.Name)
 	}
 }
 
@@ -119,6 +123,33 @@ func TestPagesSayWhenAServiceIsDown(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Contains(t, body, "not answering right now")
 	assert.Contains(t, body, resp.Header.Get("X-Request-ID"))
+}
+
+// A service's rate limit reaches the user as the service put it: 429, its words and its
+// Retry-After, on a page and to htmx alike.
+func TestAServicesRateLimitIsPassedOnWithRetryAfter(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	h.login()
+	h.fake.mu.Lock()
+	h.fake.limited = "17"
+	h.fake.mu.Unlock()
+	resp, body, _ := h.page("/orders")
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	assert.Equal(t, "17", resp.Header.Get("Retry-After"))
+	assert.Contains(t, body, "try again in 17 seconds")
+
+	req, _ := http.NewRequest(http.MethodGet, h.url+"/orders?status=pending", nil)
+	req.Header.Set("HX-Request", "true")
+	hx, err := h.client.Do(req)
+	require.NoError(t, err)
+	defer hx.Body.Close()
+	var p problem.Details
+	require.NoError(t, json.NewDecoder(hx.Body).Decode(&p))
+	assert.Equal(t, http.StatusTooManyRequests, hx.StatusCode)
+	assert.Equal(t, "17", hx.Header.Get("Retry-After"))
+	assert.Equal(t, problem.ContentType, hx.Header.Get("Content-Type"))
+	assert.Contains(t, p.Detail, "try again in 17 seconds")
 }
 
 func TestOrderTextIsEscaped(t *testing.T) {
@@ -144,6 +175,28 @@ func TestAnExpiringTokenIsRenewedTransparently(t *testing.T) {
 	resp, _, _ = h.page("/orders")
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Equal(t, 1, h.fake.refreshes, "the renewed token is kept in the session")
+}
+
+// A renewal refused by auth's rate limit is a 429 for that page, not the end of the session.
+func TestARateLimitedRenewalKeepsTheSession(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	h.fake.expiresIn = 30 // under a minute: renewed at the next call
+	h.login()
+	h.fake.mu.Lock()
+	h.fake.refuseRenewal = "5"
+	h.fake.mu.Unlock()
+	resp, body, _ := h.page("/orders")
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	assert.Equal(t, "5", resp.Header.Get("Retry-After"))
+	assert.Contains(t, body, "try again in 5 seconds")
+
+	h.fake.mu.Lock()
+	h.fake.refuseRenewal = ""
+	h.fake.mu.Unlock()
+	resp, _, _ = h.page("/orders")
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "still signed in")
+	assert.Equal(t, 1, h.fake.refreshes)
 }
 
 func TestAnonymousVisitorsAreSentToTheLogin(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/authtoken"
 	"github.com/caasdemo/orderdemo/services/platform/natsconn"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
+	"github.com/caasdemo/orderdemo/services/platform/ratelimit"
 	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
 )
 
@@ -18,8 +19,10 @@ type Config struct {
 	app.Base
 	Postgres postgres.Config
 	NATS     natsconn.Config
-	Valkey   valkeyconn.Config // the token revocation list
+	Valkey   valkeyconn.Config // the token revocation list and the request counts
 	Token    authtoken.Config
+	// RateLimit bounds the requests of each user (the token's subject) to the API.
+	RateLimit ratelimit.UserConfig
 	// CountMaxAge is how long the total of an admin's list (over every user's orders) is
 	// reused; the rows are always read fresh. 0 counts on every request.
 	CountMaxAge time.Duration `env:"COUNT_MAX_AGE" default:"1s"`

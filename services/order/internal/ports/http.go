@@ -27,25 +27,27 @@ const maxBody = 16 << 10
 type HTTP struct {
 	app      *app.App
 	verifier *authtoken.Verifier
+	limit    func(http.Handler) http.Handler
 	log      *slog.Logger
 }
 
-// NewHTTP returns the handlers.
-func NewHTTP(a *app.App, v *authtoken.Verifier, log *slog.Logger) *HTTP {
-	return &HTTP{app: a, verifier: v, log: log}
+// NewHTTP returns the handlers; limit counts each verified request against its user's rate
+// limit (see ratelimit).
+func NewHTTP(a *app.App, v *authtoken.Verifier, limit func(http.Handler) http.Handler, log *slog.Logger) *HTTP {
+	return &HTTP{app: a, verifier: v, limit: limit, log: log}
 }
 
 // Routes mounts the whole surface of the service. Every route needs a valid token; the
-// scope decides who may call it.
+// scope decides who may call it, and every request counts against its user's rate limit.
 func (h *HTTP) Routes(r chi.Router) {
 	r.Group(func(r chi.Router) {
-		r.Use(h.verifier.Require(authtoken.ScopeUserOrders, h.log))
+		r.Use(h.verifier.Require(authtoken.ScopeUserOrders, h.log), h.limit)
 		r.Post("/orders", h.create)
 		r.Get("/orders/me", h.mine)
 		r.Get("/orders/{id}", h.get)
 	})
 	r.Group(func(r chi.Router) {
-		r.Use(h.verifier.Require(authtoken.ScopeAdminOrders, h.log))
+		r.Use(h.verifier.Require(authtoken.ScopeAdminOrders, h.log), h.limit)
 		r.Get("/orders", h.list)
 		r.Get("/orders/export.csv", h.export)
 		r.Patch("/orders/{id}", h.decide)

@@ -21,6 +21,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/httpserver"
 	"github.com/caasdemo/orderdemo/services/platform/outbox"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
+	"github.com/caasdemo/orderdemo/services/platform/ratelimit"
 )
 
 // Name is the service's name in logs, NATS connections and health answers.
@@ -37,7 +38,8 @@ type Service struct {
 }
 
 // New connects to PostgreSQL (migrating the orders schema), NATS and Valkey (for token
-// revocation), and builds the HTTP handler. Close releases what New opened.
+// revocation and the per-user rate limit), and builds the HTTP handler. Close releases what
+// New opened.
 //
 // The service is ready while PostgreSQL and Valkey answer: without the one nothing is
 // stored, without the other no token can be checked. NATS only degrades it: orders wait in
@@ -62,7 +64,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 	verifier := authtoken.NewVerifier(cfg.Token, authtoken.NewRevocations(b.Valkey, cfg.Valkey.KeyPrefix), time.Now)
 	application := orderapp.New(adapters.NewOrders(b.Pool, cfg.CountMaxAge), time.Now, log)
 	router := httpserver.NewRouter(Name, log, append(b.Checks(), relay.Check())...)
-	ports.NewHTTP(application, verifier, log).Routes(router)
+	limiter := ratelimit.New(b.Valkey, cfg.Valkey.KeyPrefix, Name, time.Now)
+	ports.NewHTTP(application, verifier, limiter.Middleware(cfg.RateLimit.Policy(), ratelimit.User, log), log).Routes(router)
 	s.Handler = router
 	return s, nil
 }

@@ -3,6 +3,7 @@ package testenv
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,4 +86,51 @@ func Ready(t testing.TB, baseURL string) (int, health.Report, time.Duration) {
 		t.Fatalf("GET /ready body %q: %v", r.Raw, err)
 	}
 	return r.Status, rep, elapsed
+}
+
+// CheckDegraded asserts that baseURL's /ready answers 200 "degraded", naming only
+// dependency as degraded and nothing as down: the service keeps serving without it.
+func CheckDegraded(t testing.TB, baseURL, dependency string) {
+	t.Helper()
+	status, rep, _ := Ready(t, baseURL)
+	if status != http.StatusOK || rep.Status != "degraded" || len(rep.Down) != 0 ||
+		len(rep.Degraded) != 1 || rep.Degraded[0] != dependency || !strings.HasPrefix(rep.Checks[dependency], "degraded: ") {
+		t.Errorf("/ready without %s: want 200 degraded naming only it, got %d %+v", dependency, status, rep)
+	}
+}
+
+// WaitReady waits until baseURL's /ready answers 200 "ready" again, without a restart.
+func WaitReady(t testing.TB, baseURL string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		status, rep, _ := Ready(t, baseURL)
+		if status == http.StatusOK && rep.Status == "ready" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/ready not 200 ready within %s: %d %+v", within, status, rep)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// CheckUnreadyWhileStalled stalls PostgreSQL, then Valkey, and asserts that baseURL's /ready
+// answers 503 naming the stalled one within OutageBound: without either the service is
+// useless and says so.
+func (f Faults) CheckUnreadyWhileStalled(t testing.TB, baseURL string) {
+	t.Helper()
+	for _, c := range []struct {
+		name  string
+		proxy *Proxy
+	}{{"postgres", f.Postgres}, {"valkey", f.Valkey}} {
+		c.proxy.Stall()
+		status, rep, elapsed := Ready(t, baseURL)
+		c.proxy.Restore()
+		if elapsed >= OutageBound || status != http.StatusServiceUnavailable || rep.Status != "unavailable" ||
+			len(rep.Down) != 1 || rep.Down[0] != c.name {
+			t.Errorf("/ready with %s stalled: want 503 unavailable naming it within %s, got %d %+v after %s",
+				c.name, OutageBound, status, rep, elapsed)
+		}
+	}
 }

@@ -2,7 +2,6 @@ package service_test
 
 import (
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -68,38 +67,19 @@ func TestReadyWhileNATSIsAwayButNotWithoutPostgresOrValkey(t *testing.T) {
 	t.Parallel()
 	h, f := startWithFaults(t)
 	h.scenario()
-	status, rep, _ := testenv.Ready(t, h.url)
-	require.Equal(t, http.StatusOK, status)
-	assert.Equal(t, "ready", rep.Status)
+	testenv.WaitReady(t, h.url, 0)
 
 	f.NATS.Stop()
-	status, rep, _ = testenv.Ready(t, h.url)
-	assert.Equal(t, http.StatusOK, status, "the audit log is still served")
-	assert.Equal(t, "degraded", rep.Status)
-	assert.Equal(t, []string{"nats"}, rep.Degraded)
-	assert.Empty(t, rep.Down)
-	assert.True(t, strings.HasPrefix(rep.Checks["nats"], "degraded: "), rep.Checks["nats"])
+	testenv.CheckDegraded(t, h.url, "nats")
 	r, _ := h.getWithin("/audit/events", h.admin)
 	assert.Equal(t, http.StatusOK, r.Status)
 	assert.EqualValues(t, 8, r.Body["total"])
 
 	f.NATS.Start()
-	require.Eventually(t, func() bool {
-		status, rep, _ = testenv.Ready(t, h.url)
-		return status == http.StatusOK && rep.Status == "ready"
-	}, 15*time.Second, 100*time.Millisecond, "ready again without a restart")
+	testenv.WaitReady(t, h.url, 15*time.Second)
 	require.Eventually(t, func() bool { return h.nc.IsConnected() }, 10*time.Second, 50*time.Millisecond)
 	h.publish(events.UserRegistered{UserID: events.NewID(), Username: "carol"})
 	h.waitApplied(9)
 
-	for name, proxy := range map[string]*testenv.Proxy{"postgres": f.Postgres, "valkey": f.Valkey} {
-		proxy.Stall()
-		var elapsed time.Duration
-		status, rep, elapsed = testenv.Ready(t, h.url)
-		assert.Less(t, elapsed, testenv.OutageBound, name)
-		assert.Equal(t, http.StatusServiceUnavailable, status, name)
-		assert.Equal(t, "unavailable", rep.Status, name)
-		assert.Equal(t, []string{name}, rep.Down)
-		proxy.Restore()
-	}
+	f.CheckUnreadyWhileStalled(t, h.url)
 }

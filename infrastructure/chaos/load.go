@@ -177,6 +177,9 @@ func NewLoad(ctx context.Context, sys *System, users int, ordersEvery, hang time
 	for i := range users {
 		a := &account{name: fmt.Sprintf("chaos_%s_%d", stamp, i), password: "chaos password " + stamp}
 		id, _, err := l.register(ctx, a.name, a.password)
+		if err == nil && id == "" {
+			err = fmt.Errorf("register %s: its answer was lost", a.name)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -211,12 +214,19 @@ func (l *Load) persist(ctx context.Context, op func() (int, []byte, error)) (int
 	}
 }
 
-// register registers a user and returns its id, or the last answer and error.
+// register registers a user and returns its id, or the last answer and error. A 409 to a
+// retry means the attempt whose answer was lost created the account (the load's names are
+// its own): acknowledged, its id unknown.
 func (l *Load) register(ctx context.Context, name, password string) (string, int, error) {
 	body, _ := json.Marshal(map[string]string{"username": name, "password": password})
+	attempts := 0
 	status, resp, err := l.persist(ctx, func() (int, []byte, error) {
+		attempts++
 		return l.c.call(ctx, nil, http.MethodPost, l.sys.URL("auth")+"/auth/register", body, http.Header{"Content-Type": {"application/json"}})
 	})
+	if status == http.StatusConflict && attempts > 1 {
+		return "", http.StatusCreated, nil
+	}
 	if status != http.StatusCreated {
 		return "", status, fmt.Errorf("register %s: %d %s %v", name, status, resp, err)
 	}

@@ -62,6 +62,12 @@ func Unavailable(err error) bool {
 	if errors.As(err, &urlErr) {
 		return false
 	}
+	// A bare context error is the caller's own deadline or cancellation, of whatever call:
+	// pgx reports its own timeouts as pgconn.Timeout (above). context.DeadlineExceeded is a
+	// net.Error too, so without this every timed-out call would be named postgres.
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
 	var netErr net.Error
 	return pgconn.SafeToRetry(err) || errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }

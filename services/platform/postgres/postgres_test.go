@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -182,4 +183,16 @@ func TestAStreamWaitsForItsConsumerButNotForAStalledServer(t *testing.T) {
 	assert.Less(t, n, 100000, "the stall cut the stream short")
 	assert.Less(t, time.Since(start), time.Second, "the rows already received are consumed, then the wait ends at the call timeout")
 	proxy.Restore() // so that closing the pool does not wait out the stall
+}
+
+// Only PostgreSQL's own failures are named postgres: a caller's deadline or cancellation of
+// another call (a JetStream lookup, a Valkey command) is not, though context.DeadlineExceeded
+// is a net.Error too.
+func TestOtherCallsTimeoutsAreNotNamedPostgres(t *testing.T) {
+	t.Parallel()
+	for _, err := range []error{context.DeadlineExceeded, context.Canceled,
+		fmt.Errorf("stream info: %w", context.DeadlineExceeded)} {
+		assert.False(t, postgres.Unavailable(err), "%v", err)
+		assert.Nil(t, problem.AsUnavailable(err), "%v", err)
+	}
 }

@@ -259,6 +259,10 @@ func (h *HTTP) redrive(w http.ResponseWriter, r *http.Request) {
 			lastErr = err
 		}
 	}
+	if problem.AsUnavailable(lastErr) != nil { // the database, not the event: 503 naming it
+		problem.Write(w, r, h.log, lastErr)
+		return
+	}
 	if lastErr != nil {
 		h.log.WarnContext(r.Context(), "re-drive failed", "id", id, "error", lastErr)
 		problem.Write(w, r, h.log, problem.Newf(http.StatusUnprocessableEntity, "the event failed again: %v", lastErr))

@@ -52,6 +52,8 @@ func TestADependencyDownIsAnswered503NamingIt(t *testing.T) {
 			r, elapsed := h.getWithin(path, h.admin)
 			testenv.CheckUnavailable(t, r, elapsed, tc.dependency, tc.dependency+" "+tc.fault+": GET "+path)
 		}
+		r, elapsed := testenv.OutageCall(t, http.MethodPost, h.url+"/audit/dead-letters/1/redrive", "", "Authorization", "Bearer "+h.admin)
+		testenv.CheckUnavailable(t, r, elapsed, tc.dependency, tc.dependency+" "+tc.fault+": POST a re-drive")
 		tc.proxy.Restore()
 		require.Eventually(t, func() bool {
 			r, _ := h.getWithin("/audit/events", h.admin)

@@ -28,6 +28,7 @@ func TestDefaults(t *testing.T) {
 	assert.Equal(t, 1500*time.Millisecond, cfg.Upstreams.Timeout, "a service that is down is answered within 2 s")
 	assert.Equal(t, "127.0.0.0/8,::1/128", cfg.Clients.TrustedProxies.String(), "as auth's")
 	assert.Equal(t, 10, cfg.Streams.PerSession)
+	assert.True(t, cfg.Session.SecureCookies, "cookies are Secure unless told otherwise")
 }
 
 func TestBadValuesNameTheVariable(t *testing.T) {

@@ -197,6 +197,16 @@ func NewFeed(ctx context.Context, js jetstream.JetStream, hub *Hub, log *slog.Lo
 // Events the page already shows may come again; they change nothing.
 func (f *Feed) Last() uint64 { return f.last.Load() }
 
+// Subscribe subscribes a browser's stream to the feed's hub (see Hub.Subscribe) and returns
+// the feed's position just before: every later event the browser may see either comes
+// through the subscriber or was already in the stream for Replay to read after that
+// position (an event the feed delivers meanwhile is in both, and must be sent once). A
+// position read after subscribing could pass an event the subscriber is yet to get.
+func (f *Feed) Subscribe(userID, sessionID string, admin bool) (sub *Subscriber, joined uint64) {
+	joined = f.last.Load()
+	return f.hub.Subscribe(userID, sessionID, admin), joined
+}
+
 // Run delivers new events until ctx ends. An ordered consumer keeps no state on the server
 // and recreates itself after a disconnect, resuming where it was.
 func (f *Feed) Run(ctx context.Context) error {
@@ -215,10 +225,10 @@ func (f *Feed) Run(ctx context.Context) error {
 }
 
 func (f *Feed) run(ctx context.Context) error {
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy}
-	if last := f.last.Load(); last > 0 {
-		cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: last + 1}
-	}
+	// Always from the sequence after the last delivered, even at 0 (an empty stream when
+	// the feed was made): "new" events would be those after the consumer starts, passing
+	// any published since the feed's position was read.
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: f.last.Load() + 1}
 	cons, err := f.js.OrderedConsumer(ctx, events.OrdersStream.Name, cfg)
 	if err != nil {
 		return err
@@ -244,11 +254,12 @@ func (f *Feed) run(ctx context.Context) error {
 	return nil
 }
 
-// maxReplay bounds what one reconnect replays; a browser away for longer reloads the page.
+// maxReplay bounds what one replay returns; a browser further behind catches up in batches.
 const maxReplay = 1000
 
-// ErrTooFarBehind: more events were missed than a replay sends; the page should reload.
-var ErrTooFarBehind = errors.New("too many missed events to replay")
+// ErrTooFarBehind: more events were missed than one replay returns. The events returned are
+// the oldest missed, in order; the rest follow a replay after the last of them.
+var ErrTooFarBehind = errors.New("too many missed events to replay at once")
 
 // Notices forwards the audit service's core NATS notices (statistics, replay progress) to
 // the admins' streams. The returned function unsubscribes.
@@ -271,16 +282,16 @@ func Notices(nc *nats.Conn, hub *Hub, subjects map[string]string) (func(), error
 }
 
 // Replay returns the events after sequence after that userID may see (admin: all), up to
-// the stream's current end, and the position it replayed from: after, or the stream's last
-// sequence when after is past it (a browser's position cannot be ahead of the stream; taken
-// as it is, it would hide every later event). It reads the events with direct gets of the
-// next message on the user's subjects, so the events of other users are never read.
-func Replay(ctx context.Context, js jetstream.JetStream, after uint64, userID string, admin bool) ([]Event, uint64, error) {
-	st, err := js.Stream(ctx, events.OrdersStream.Name) // fetches the stream's info
+// the stream's current end, in order, at most maxReplay of them (then with ErrTooFarBehind).
+// It reads them with direct gets of the next message on the user's subjects, so the events
+// of other users are never read. On any other error the events returned are only those
+// read before it. after is taken as it is: the caller bounds a position a browser sent (see
+// Feed.Subscribe), as one past the stream's end would return nothing, ever.
+func Replay(ctx context.Context, js jetstream.JetStream, after uint64, userID string, admin bool) ([]Event, error) {
+	st, err := js.Stream(ctx, events.OrdersStream.Name)
 	if err != nil {
-		return nil, after, fmt.Errorf("replay: %w", err)
+		return nil, fmt.Errorf("replay: %w", err)
 	}
-	after = min(after, st.CachedInfo().State.LastSeq)
 	filter := "orders.>"
 	if !admin {
 		filter = events.UserOrdersSubjectFilter(userID)
@@ -289,13 +300,13 @@ func Replay(ctx context.Context, js jetstream.JetStream, after uint64, userID st
 	for seq := after + 1; ; {
 		msg, err := st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return out, after, nil
+			return out, nil
 		}
 		if err != nil {
-			return out, after, fmt.Errorf("replay: %w", err)
+			return out, fmt.Errorf("replay: %w", err)
 		}
 		if len(out) == maxReplay {
-			return out, after, ErrTooFarBehind
+			return out, ErrTooFarBehind
 		}
 		if e, err := decode(msg.Data, msg.Sequence); err == nil {
 			out = append(out, e)

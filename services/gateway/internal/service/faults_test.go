@@ -229,3 +229,25 @@ func TestAServiceRefusingARequestIsPassedOnWithItsStatus(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	assert.Contains(t, body, "must not contain control characters")
 }
+
+// A rate limit the order service puts on a CSV export reaches the browser as the service
+// put it: 429, its Retry-After and its words, as for the pages' calls.
+func TestAnExportsRateLimitIsPassedOnWithRetryAfter(t *testing.T) {
+	t.Parallel()
+	limited := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "23")
+		w.Header().Set("Content-Type", problem.ContentType)
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"status":429,"detail":"too many requests: the per-user limit is 600 every 60 seconds; try again in 23 seconds"}`))
+	}))
+	t.Cleanup(limited.Close)
+	h := start(t, "ORDER_URL", limited.URL)
+	h.fake.admin = true
+	h.login()
+	for _, htmx := range []bool{false, true} {
+		resp, body, _ := h.timed("/admin/orders/export.csv?status=pending", htmx)
+		assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "htmx %t", htmx)
+		assert.Equal(t, "23", resp.Header.Get("Retry-After"), "htmx %t", htmx)
+		assert.Contains(t, body, "try again in 23 seconds", "htmx %t", htmx)
+	}
+}

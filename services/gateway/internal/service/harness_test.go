@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -42,9 +43,19 @@ type fakeServices struct {
 	expiresIn     int
 	admin         bool
 	loginXFF      []string // the X-Forwarded-For of each password login, as auth saw it
+	placed        []placed // the orders POST /orders created, oldest first
+	createKeys    []string // the Idempotency-Key of every POST /orders
+	createLate    bool     // when set, POST /orders creates the order but never answers
 }
 
+// placed is an order the stand-in order service created, with the key and body it came with.
+type placed struct{ id, key, body string }
+
 func (f *fakeServices) handler(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost && r.URL.Path == "/orders" {
+		f.create(w, r)
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	switch {
@@ -79,9 +90,6 @@ func (f *fakeServices) handler(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"message":"Logged out successfully"}`)
 	case r.URL.Path == "/audit/stats":
 		fmt.Fprint(w, `{"total_orders":0}`)
-	case r.Method == http.MethodPost && r.URL.Path == "/orders":
-		w.WriteHeader(http.StatusCreated)
-		fmt.Fprint(w, `{"order_id":"91ab2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d","status":"pending","created_at":"2026-11-29T09:00:00Z"}`)
 	case r.Method == http.MethodGet && r.URL.Path == "/orders": // the admin's list
 		fmt.Fprint(w, f.orders)
 	case r.URL.Path == "/orders/me":
@@ -106,6 +114,52 @@ func (f *fakeServices) handler(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.WriteHeader(http.StatusNotFound)
 	}
+}
+
+// create places an order as the order service does with an Idempotency-Key: the same key
+// and body return the order placed first, the same key with another body is refused 422.
+// With createLate, the order is placed but the answer never leaves: the gateway gives up
+// first, as with an order service that commits and then stalls.
+func (f *fakeServices) create(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	key := r.Header.Get("Idempotency-Key")
+	f.mu.Lock()
+	f.createKeys = append(f.createKeys, key)
+	id := ""
+	for _, p := range f.placed {
+		if key != "" && p.key == key {
+			if p.body != string(body) {
+				f.mu.Unlock()
+				w.WriteHeader(http.StatusUnprocessableEntity)
+				fmt.Fprint(w, `{"status":422,"detail":"this Idempotency-Key was used with a different request"}`)
+				return
+			}
+			id = p.id
+		}
+	}
+	if id == "" {
+		id = events.NewID()
+		f.placed = append(f.placed, placed{id: id, key: key, body: string(body)})
+	}
+	late := f.createLate
+	f.mu.Unlock()
+	if late {
+		<-r.Context().Done()
+		return
+	}
+	w.WriteHeader(http.StatusCreated)
+	fmt.Fprintf(w, `{"order_id":%q,"status":"pending","created_at":"2026-11-29T09:00:00Z"}`, id)
+}
+
+// orderIDs returns the ids of the orders placed so far, oldest first.
+func (f *fakeServices) orderIDs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ids []string
+	for _, p := range f.placed {
+		ids = append(ids, p.id)
+	}
+	return ids
 }
 
 const userID = "7c0e5d3a-8f1b-4c2d-9e6a-1b2c3d4e5f60"
@@ -176,16 +230,27 @@ func (h *harness) replica() string {
 // instance starts a gateway with the harness's configuration until the test ends.
 func (h *harness) instance() (*httptest.Server, *service.Service) {
 	h.t.Helper()
+	srv, svc, run := h.heldInstance()
+	run()
+	return srv, svc
+}
+
+// heldInstance starts a gateway whose workers (the live feed) start only when run is
+// called: until then, events on the stream are not delivered live.
+func (h *harness) heldInstance() (srv *httptest.Server, svc *service.Service, run func()) {
+	h.t.Helper()
 	svc, err := service.New(h.t.Context(), &h.cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(h.t, err)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(h.t.Context()))
 	var wg sync.WaitGroup
-	for _, w := range svc.Workers {
-		wg.Go(func() { _ = w(ctx) })
-	}
-	srv := httptest.NewServer(svc.Handler)
+	run = sync.OnceFunc(func() {
+		for _, w := range svc.Workers {
+			wg.Go(func() { _ = w(ctx) })
+		}
+	})
+	srv = httptest.NewServer(svc.Handler)
 	h.t.Cleanup(func() { srv.Close(); cancel(); wg.Wait(); svc.Close() })
-	return srv, svc
+	return srv, svc, run
 }
 
 func mustURL(s string) *url.URL {
@@ -246,17 +311,54 @@ func (h *harness) publish(p events.Payload, version int64) uint64 {
 	return ack.Sequence
 }
 
+// publishDecisions puts n approvals of the user's orders on the ORDERS stream at once and
+// returns their stream sequences, in order.
+func (h *harness) publishDecisions(n int) []uint64 {
+	h.t.Helper()
+	var acks []jetstream.PubAckFuture
+	for range n {
+		env, err := events.New(events.OrderApproved(events.OrderDecision{OrderID: events.NewID(), UserID: userID, AdminID: events.NewID(),
+			AdminUsername: "root", DecidedAt: time.Now()}), events.Metadata{Source: "test", AggregateVersion: 2})
+		require.NoError(h.t, err)
+		b, _ := events.Encode(env)
+		subject, _ := env.NATSSubject()
+		ack, err := h.js.PublishAsync(subject, b)
+		require.NoError(h.t, err)
+		acks = append(acks, ack)
+	}
+	seqs := make([]uint64, n)
+	for i, ack := range acks {
+		select {
+		case ok := <-ack.Ok():
+			seqs[i] = ok.Sequence
+		case err := <-ack.Err():
+			require.NoError(h.t, err)
+		case <-time.After(20 * time.Second):
+			h.t.Fatal("publish not acknowledged within 20s")
+		}
+	}
+	require.IsIncreasing(h.t, seqs)
+	return seqs
+}
+
 // sse is an open event stream, read as a browser reads it.
 type sse struct {
 	resp   *http.Response
 	blocks chan ssetest.Block
 }
 
+// events opens the user's event stream; it returns once the gateway has subscribed it to the
+// live feed (the answer begins then).
 func (h *harness) events(lastEventID string) *sse { return h.eventsAt("/events", lastEventID) }
 
 func (h *harness) eventsAt(path, lastEventID string) *sse {
+	return h.eventsOn(h.url, path, lastEventID)
+}
+
+// eventsOn opens an event stream on the gateway at base (another instance than h.url).
+func (h *harness) eventsOn(base, path, lastEventID string) *sse {
 	h.t.Helper()
-	req, _ := http.NewRequestWithContext(h.t.Context(), http.MethodGet, h.url+path, nil)
+	req, _ := http.NewRequestWithContext(h.t.Context(), http.MethodGet, base+path, nil)
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)
 	}
@@ -310,4 +412,40 @@ func (s *sse) nextEvent(t *testing.T) ssetest.Block {
 			t.Fatalf("no event within 5s; blocks: %q", seen)
 		}
 	}
+}
+
+// end reads the stream until the gateway ends it and returns what it sent meanwhile (the
+// retry field, comments, events).
+func (s *sse) end(t *testing.T) []ssetest.Block {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	var seen []ssetest.Block
+	for {
+		select {
+		case b, ok := <-s.blocks:
+			if !ok {
+				return seen
+			}
+			seen = append(seen, b)
+		case <-timeout:
+			t.Fatalf("the stream did not end within 20s; blocks: %q", seen)
+		}
+	}
+}
+
+var liveFrom = regexp.MustCompile(`sse-connect="/events\?after=(\d+)"`)
+
+// feedAt waits until the gateway's live feed has delivered the event at sequence seq (the
+// orders page opens its stream at the feed's position).
+func (h *harness) feedAt(seq uint64) {
+	h.t.Helper()
+	require.Eventually(h.t, func() bool {
+		_, body, _ := h.page("/orders")
+		m := liveFrom.FindStringSubmatch(body)
+		if m == nil {
+			return false
+		}
+		at, _ := strconv.ParseUint(m[1], 10, 64)
+		return at >= seq
+	}, 10*time.Second, 20*time.Millisecond, "the live feed never delivered %d", seq)
 }

@@ -297,7 +297,8 @@ func TestARenewalAnotherReplicaMadeIsUsedNotRepeated(t *testing.T) {
 	h := start(t, "AUTH_URL", counted)
 	other := h.replica()
 	require.Equal(t, http.StatusSeeOther, h.loginFrom("203.0.113.7", "admin", authAdminPassword))
-	_, _, csrf := h.page("/orders/new")
+	_, form, csrf := h.page("/orders/new")
+	key := formKey(t, form)
 	h.expireAccessToken()
 
 	// An order form posted to this replica: its session is read (the token due for renewal),
@@ -326,7 +327,7 @@ func TestARenewalAnotherReplicaMadeIsUsedNotRepeated(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, int32(1), refreshes.Load())
 
-	_, _ = io.WriteString(send, "item_name=Lamp&quantity=1")
+	_, _ = io.WriteString(send, "item_name=Lamp&quantity=1&idempotency_key="+url.QueryEscape(key))
 	send.Close()
 	assert.Equal(t, http.StatusCreated, <-posted, "the order is placed with the token the other replica got")
 	assert.Equal(t, int32(1), refreshes.Load(), "the session's old refresh token was not used again")

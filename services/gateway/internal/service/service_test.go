@@ -216,8 +216,7 @@ func TestLiveUpdatesReachOnlyTheOwnerAndReplayAfterAReconnect(t *testing.T) {
 	t.Parallel()
 	h := start(t)
 	h.login()
-	stream := h.events("")
-	time.Sleep(200 * time.Millisecond) // subscribed
+	stream := h.events("") // subscribed once it returns
 	orderID := events.NewID()
 	admin := events.NewID()
 	decision := events.OrderDecision{OrderID: orderID, UserID: userID, AdminID: admin, AdminUsername: "root", DecidedAt: time.Now()}
@@ -231,8 +230,10 @@ func TestLiveUpdatesReachOnlyTheOwnerAndReplayAfterAReconnect(t *testing.T) {
 	assert.Contains(t, data, `status-approved`)
 	assert.Contains(t, data, "by root")
 
-	// Two events happen while the browser is away; it reconnects with its last id.
+	// Two events happen while the browser is away; it reconnects with its last id (a
+	// position the gateway's live feed has passed, as it delivered that event).
 	stream.resp.Body.Close()
+	h.feedAt(seq)
 	created := h.publish(events.OrderCreated{OrderID: events.NewID(), UserID: userID, Username: "alice", ItemName: "Tea",
 		Quantity: 1, Status: "pending", CreatedAt: time.Now()}, 1)
 	rejectedID := events.NewID()

@@ -30,8 +30,10 @@ const (
 // Events is GET /events: a Server-Sent Events stream of the changes to the user's orders
 // (an admin's: every order), each a server-rendered fragment htmx swaps in place. Event ids
 // are stream sequences: a reconnect with Last-Event-ID first replays what was missed. The
-// stream ends when the session ends (logout, expiry), the hub drops a slow client, or the
-// session opens more streams than allowed (the oldest is closed).
+// answer begins once the stream is subscribed to the live feed. The stream ends when the
+// session ends (logout, expiry), the hub drops a slow client, the session opens more
+// streams than allowed (the oldest is closed), or the replay cannot send all that was
+// missed (see replayMissed).
 func (u *UI) Events(w http.ResponseWriter, r *http.Request) {
 	s := currentSession(r)
 	rc := http.NewResponseController(w)
@@ -40,7 +42,7 @@ func (u *UI) Events(w http.ResponseWriter, r *http.Request) {
 	}
 	// An admin's own pages follow their own orders; the admin pages follow everything.
 	adminView := s.IsAdmin && r.URL.Query().Get("view") == "admin"
-	sub := u.hub.Subscribe(s.UserID, s.ID, adminView)
+	sub, joined := u.feed.Subscribe(s.UserID, s.ID, adminView)
 	defer u.hub.Unsubscribe(sub)
 
 	h := w.Header()
@@ -53,20 +55,14 @@ func (u *UI) Events(w http.ResponseWriter, r *http.Request) {
 
 	var sent uint64
 	if after, ok := resumePosition(r); ok {
-		ctx, cancel := context.WithTimeout(r.Context(), u.replayTimeout)
-		missed, from, err := live.Replay(ctx, u.js, after, s.UserID, adminView)
-		cancel()
-		sent = from
-		if err != nil {
-			u.log.WarnContext(r.Context(), "replay for a reconnecting browser failed", "error", err)
-			// The stream's end is unknown: never skip past what this gateway has delivered.
-			sent = min(sent, u.feed.Last())
-		}
-		for _, e := range missed {
-			if err := u.send(r.Context(), out, e, adminView); err != nil {
-				return
-			}
-			sent = e.Seq
+		// A position past the feed's when the stream subscribed (a stale or forged
+		// Last-Event-ID) counts as the feed's. Taken as it is, it would hide every later
+		// event; bounded by the stream's end instead, it would pass events the feed had yet
+		// to hand to the subscriber, which would then be skipped as already sent.
+		after = min(after, joined)
+		var more bool
+		if sent, more = u.replayMissed(r.Context(), out, after, s.UserID, adminView); !more {
+			return
 		}
 	}
 
@@ -109,6 +105,38 @@ func (u *UI) Events(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// replayMissed sends the events after sequence after that the stream missed and returns the
+// last one sent (after, when none). more is false when the stream must end instead of going
+// on live: the browser then reconnects (after the retry delay) with the Last-Event-ID it
+// has, so nothing is lost. That is when the browser is gone, when more events were missed
+// than one replay sends (this batch is sent; the next replay starts after it), and when the
+// replay failed (NATS away or slow): then nothing is sent, as an event sent now would move
+// the browser's Last-Event-ID past the ones the replay could not read.
+func (u *UI) replayMissed(ctx context.Context, out *sse.Writer, after uint64, userID string, admin bool) (sent uint64, more bool) {
+	rctx, cancel := context.WithTimeout(ctx, u.replayTimeout)
+	missed, err := live.Replay(rctx, u.js, after, userID, admin)
+	cancel()
+	tooFar := errors.Is(err, live.ErrTooFarBehind)
+	if err != nil && !tooFar {
+		u.log.WarnContext(ctx, "replay for a resuming event stream failed; the stream ends for the browser to retry",
+			"after", after, "error", err)
+		return after, false
+	}
+	sent = after
+	for _, e := range missed {
+		if err := u.send(ctx, out, e, admin); err != nil {
+			return sent, false
+		}
+		sent = e.Seq
+	}
+	if tooFar {
+		u.log.InfoContext(ctx, "resuming event stream too far behind; it ends after a batch to resume from there",
+			"after", after, "sent", sent)
+		return sent, false
+	}
+	return sent, true
 }
 
 // resumePosition is where a stream resumes: the browser's Last-Event-ID after a reconnect,

@@ -2,7 +2,6 @@ package upstream
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -69,11 +68,7 @@ func (c Client) Stream(ctx context.Context, token, path string) (*http.Response,
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
-		var pd struct {
-			Detail string `json:"detail"`
-		}
-		_ = json.Unmarshal(body, &pd)
-		return nil, &Problem{Status: resp.StatusCode, Detail: pd.Detail}
+		return nil, refusal(resp, body)
 	}
 	return resp, nil
 }

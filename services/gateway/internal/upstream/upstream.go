@@ -77,6 +77,13 @@ func (c Client) do(ctx context.Context, method, path, token, contentType string,
 	if unavailableStatus(resp.StatusCode) {
 		return c.unavailable(fmt.Errorf("%s %s: %s", method, path, resp.Status))
 	}
+	return refusal(resp, raw)
+}
+
+// refusal is the *Problem of a service's answer that is neither a success nor "cannot serve
+// now": its status, the detail and field errors of its problem body, and its Retry-After
+// (in seconds, as the services send it), so a rate limit reaches the browser with its wait.
+func refusal(resp *http.Response, body []byte) *Problem {
 	var pd struct {
 		Detail string `json:"detail"`
 		Errors []struct {
@@ -84,12 +91,12 @@ func (c Client) do(ctx context.Context, method, path, token, contentType string,
 			Rule  string `json:"rule"`
 		} `json:"errors"`
 	}
-	_ = json.Unmarshal(raw, &pd)
+	_ = json.Unmarshal(body, &pd)
 	p := &Problem{Status: resp.StatusCode, Detail: pd.Detail, Fields: map[string]string{}}
 	for _, f := range pd.Errors {
 		p.Fields[f.Field] = f.Rule
 	}
-	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
 		p.RetryAfter = time.Duration(s) * time.Second
 	}
 	return p
@@ -197,12 +204,30 @@ type Created struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// Create places an order.
-func (o Orders) Create(ctx context.Context, token, item string, quantity int, notes string) (Created, error) {
+// Create places an order. key is its Idempotency-Key (see ValidIdempotencyKey): sent again
+// with the same order, it returns the order the first call placed instead of a second one,
+// so a call whose answer was lost (a timeout, a 503) can be repeated; sent with another
+// order, it is refused with 422.
+func (o Orders) Create(ctx context.Context, token, key, item string, quantity int, notes string) (Created, error) {
 	var c Created
 	err := o.do(ctx, http.MethodPost, "/orders", token, "application/json",
-		jsonBody(map[string]any{"item_name": item, "quantity": quantity, "notes": notes}), nil, &c)
+		jsonBody(map[string]any{"item_name": item, "quantity": quantity, "notes": notes}),
+		http.Header{"Idempotency-Key": {key}}, &c)
 	return c, err
+}
+
+// ValidIdempotencyKey reports whether the order service takes key as an Idempotency-Key:
+// 1–255 printable ASCII characters, no space (it refuses any other with 400).
+func ValidIdempotencyKey(key string) bool {
+	if len(key) == 0 || len(key) > 255 {
+		return false
+	}
+	for i := range len(key) {
+		if key[i] < 0x21 || key[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // Mine lists the caller's orders.

@@ -50,3 +50,16 @@ document.addEventListener("htmx:sseBeforeMessage", (event) => {
   const row = /^\s*<tr id="([^"]+)"/.exec(event.detail.data || "");
   if (row && document.getElementById(row[1])) event.preventDefault();
 });
+
+// htmx swaps no answer with an error status. A form marked data-swap-errors is answered with
+// itself again when it is refused (400 field errors, 422) or could not be placed (503): its
+// messages, and its hidden keys, must replace the form the browser has. Other error answers
+// (problem details, an error page) are still not swapped.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const d = event.detail;
+  const html = (d.xhr.getResponseHeader("Content-Type") || "").startsWith("text/html");
+  if (d.isError && html && [400, 422, 503].includes(d.xhr.status) && d.requestConfig.elt.closest("[data-swap-errors]")) {
+    d.shouldSwap = true;
+    d.isError = false;
+  }
+});

@@ -54,6 +54,21 @@ func placeOrder(t *testing.T, b *browser, gateway, item string) string {
 }
 
 // waitText polls until the element's text is want.
+// clickNow, waitFor and textNow find the element and act on it in one step in the page:
+// a live update may replace a node between chromedp's query and its action ("No node with
+// given id found"), as the decision's own answer and its event both swap the same cell.
+func clickNow(sel string) chromedp.Action {
+	return chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).click()`, sel), nil)
+}
+
+func waitFor(sel string) chromedp.Action {
+	return chromedp.Poll(fmt.Sprintf(`!!document.querySelector(%q)`, sel), nil, chromedp.WithPollingTimeout(15*time.Second))
+}
+
+func textNow(sel string, out *string) chromedp.Action {
+	return chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).innerText.trim()`, sel), out)
+}
+
 func waitText(sel, want string) chromedp.Action {
 	return chromedp.Poll(fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e && e.innerText.trim() === %q })()`, sel, want), nil,
 		chromedp.WithPollingTimeout(15*time.Second))
@@ -87,20 +102,20 @@ func TestAdminDecidesWhileTheUserWatches(t *testing.T) {
 	// and so do the statistics.
 	var by string
 	adminB.run(t, 15*time.Second,
-		chromedp.Click(`#action-`+desk+` button[value=approved]`),
-		chromedp.WaitVisible(`#action-`+desk+` [data-testid=decided]`),
-		chromedp.Text(`#action-`+desk+` [data-testid=decided-by]`, &by),
+		clickNow(`#action-`+desk+` button[value=approved]`),
+		waitFor(`#action-`+desk+` [data-testid=decided]`),
+		textNow(`#action-`+desk+` [data-testid=decided-by]`, &by),
 		waitText(`[data-testid=stat-approved]`, "1"),
-		chromedp.Click(`#action-`+chair+` button[value=rejected]`),
-		chromedp.WaitVisible(`#action-`+chair+` [data-testid=decided]`),
+		clickNow(`#action-`+chair+` button[value=rejected]`),
+		waitFor(`#action-`+chair+` [data-testid=decided]`),
 		waitText(`[data-testid=stat-rejected]`, "1"),
 		waitText(`[data-testid=stat-rate]`, "50%"),
 	)
 	assert.Equal(t, "admin", by)
 	var noReload int
 	userB.run(t, 15*time.Second,
-		chromedp.WaitVisible(`#status-`+desk+` .status-approved`),
-		chromedp.WaitVisible(`#status-`+chair+` .status-rejected`),
+		waitFor(`#status-`+desk+` .status-approved`),
+		waitFor(`#status-`+chair+` .status-rejected`),
 		chromedp.Evaluate(`window.__noReload`, &noReload),
 	)
 	assert.Equal(t, 1, noReload, "the user's page was not reloaded")

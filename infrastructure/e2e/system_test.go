@@ -35,12 +35,15 @@ func startSystem(t *testing.T) *system {
 	t.Helper()
 	data := filepath.Join(sharedDir(t), "data")
 	ports := map[string]int{}
-	for _, name := range []string{"GATEWAY_PORT", "AUTH_PORT", "ORDER_PORT", "AUDIT_PORT", "NATS_PORT"} {
+	for _, name := range []string{"GATEWAY_PORT", "AUTH_PORT", "ORDER_PORT", "AUDIT_PORT", "NATS_PORT",
+		"GATEWAY_METRICS_PORT", "AUTH_METRICS_PORT", "ORDER_METRICS_PORT", "AUDIT_METRICS_PORT"} {
 		ports[name] = freePort(t)
 	}
+	name := "e2e_" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	// Its own database, and its own keys on a shared Valkey: the per-address limits (every
+	// browser here is 127.0.0.1) must not carry over from other systems or earlier runs.
 	vars := map[string]string{"LOCAL_DATA_DIR": data, "LOG_LEVEL": "warn",
-		"DATABASE_NAME": "e2e_" + strconv.FormatInt(time.Now().UnixNano(), 36),
-		"BCRYPT_COST":   "4"}
+		"DATABASE_NAME": name, "VALKEY_KEY_PREFIX": name + ":", "BCRYPT_COST": "4"}
 	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
 		parsed, err := url.Parse(u)
 		require.NoError(t, err)

@@ -132,6 +132,8 @@ func (s *System) start(ctx context.Context) error {
 		"LOCAL_DATA_DIR": s.dir, "DATABASE_URL": s.DatabaseURL, "VALKEY_URL": s.ValkeyURL, "NATS_URL": s.NATSURL,
 		"GATEWAY_PORT": strconv.Itoa(s.ports.Gateway), "AUTH_PORT": strconv.Itoa(s.ports.Auth),
 		"ORDER_PORT": strconv.Itoa(s.ports.Order), "AUDIT_PORT": strconv.Itoa(s.ports.Audit),
+		// No metrics listeners: the suite reads none, and 9100–9103 may be `make run`'s.
+		"GATEWAY_METRICS_PORT": "0", "AUTH_METRICS_PORT": "0", "ORDER_METRICS_PORT": "0", "AUDIT_METRICS_PORT": "0",
 	}
 	var cfg localstack.Config
 	if err := config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, &cfg); err != nil {

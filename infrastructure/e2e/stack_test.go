@@ -20,7 +20,8 @@ func TestStackRunnerStartsStopsAndKeepsItsData(t *testing.T) {
 	t.Parallel()
 	data := filepath.Join(sharedDir(t), "data")
 	ports := map[string]int{}
-	for _, name := range []string{"GATEWAY_PORT", "AUTH_PORT", "ORDER_PORT", "AUDIT_PORT", "NATS_PORT", "LOCAL_POSTGRES_PORT", "LOCAL_VALKEY_PORT"} {
+	for _, name := range []string{"GATEWAY_PORT", "AUTH_PORT", "ORDER_PORT", "AUDIT_PORT", "NATS_PORT", "LOCAL_POSTGRES_PORT", "LOCAL_VALKEY_PORT",
+		"GATEWAY_METRICS_PORT", "AUTH_METRICS_PORT", "ORDER_METRICS_PORT", "AUDIT_METRICS_PORT"} {
 		ports[name] = freePort(t)
 	}
 	vars := map[string]string{"LOCAL_PRIVATE_SERVERS": "true", "LOCAL_DATA_DIR": data, "LOG_LEVEL": "warn"}
@@ -39,6 +40,12 @@ func TestStackRunnerStartsStopsAndKeepsItsData(t *testing.T) {
 		})
 		code, _ := get("http://127.0.0.1:" + strconv.Itoa(ports["GATEWAY_PORT"]) + "/ready")
 		assert.Equal(t, 200, code)
+		for _, name := range []string{"gateway", "auth", "order", "audit"} {
+			port := ports[strings.ToUpper(name)+"_METRICS_PORT"]
+			code, body := get("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
+			assert.Equal(t, 200, code, "%s metrics on %d", name, port)
+			assert.Contains(t, body, `service_name="`+name+`"`, "%s metrics on %d", name, port)
+		}
 		owned := processesUsing(data)
 		// postgres and the four services; valkey retitles its process, its port is checked below.
 		assert.GreaterOrEqual(t, len(owned), 5, "processes run from the data dir")

@@ -21,6 +21,29 @@ type Ports struct {
 	Audit   int `env:"AUDIT_PORT" default:"8003"`
 }
 
+// MetricsPorts are the services' metrics ports (GET /metrics, METRICS_ADDR) on 127.0.0.1;
+// 0 starts a service without one.
+type MetricsPorts struct {
+	Gateway int `env:"GATEWAY_METRICS_PORT" default:"9100"`
+	Auth    int `env:"AUTH_METRICS_PORT" default:"9101"`
+	Order   int `env:"ORDER_METRICS_PORT" default:"9102"`
+	Audit   int `env:"AUDIT_METRICS_PORT" default:"9103"`
+}
+
+// Port returns the metrics port of the named service (0: none).
+func (p MetricsPorts) Port(name string) int {
+	return map[string]int{"gateway": p.Gateway, "auth": p.Auth, "order": p.Order, "audit": p.Audit}[name]
+}
+
+// MetricsURL is where the named service's metrics are scraped, or "" when it has none.
+func (s *Stack) MetricsURL(name string) string {
+	port := s.cfg.Metrics.Port(name)
+	if port == 0 {
+		return ""
+	}
+	return "http://127.0.0.1:" + strconv.Itoa(port) + "/metrics"
+}
+
 // ServiceNames lists the services in start order; the gateway comes last, as it is ready
 // only when the others are.
 var ServiceNames = []string{"auth", "order", "audit", "gateway"}
@@ -154,6 +177,12 @@ func (s *Stack) serviceEnv(name string) []string {
 	}
 	if port := s.DebugPorts[name]; port != 0 {
 		vars["DEBUG_ADDR"] = "127.0.0.1:" + strconv.Itoa(port)
+	}
+	// Always set, empty when off: a METRICS_ADDR in the runner's own environment would give
+	// the four services one port.
+	vars["METRICS_ADDR"] = ""
+	if port := s.cfg.Metrics.Port(name); port != 0 {
+		vars["METRICS_ADDR"] = "127.0.0.1:" + strconv.Itoa(port)
 	}
 	switch name {
 	case "auth":

@@ -32,6 +32,7 @@ type Config struct {
 	ValkeyURL      config.URL `env:"VALKEY_URL"`
 	NATSURL        config.URL `env:"NATS_URL"`
 	Services       Ports
+	Metrics        MetricsPorts
 	Secrets        Secrets
 }
 
@@ -41,6 +42,12 @@ func (c Config) Validate() error {
 	for name, port := range map[string]int{"LOCAL_POSTGRES_PORT": c.PostgresPort, "LOCAL_VALKEY_PORT": c.ValkeyPort, "NATS_PORT": c.NATSPort} {
 		if port < 1 || port > 65535 {
 			errs = append(errs, fmt.Errorf("%s=%d: not a TCP port", name, port))
+		}
+	}
+	for name, port := range map[string]int{"GATEWAY_METRICS_PORT": c.Metrics.Gateway, "AUTH_METRICS_PORT": c.Metrics.Auth,
+		"ORDER_METRICS_PORT": c.Metrics.Order, "AUDIT_METRICS_PORT": c.Metrics.Audit} {
+		if port < 0 || port > 65535 {
+			errs = append(errs, fmt.Errorf("%s=%d: not a TCP port (0 turns the service's metrics off)", name, port))
 		}
 	}
 	return errors.Join(errs...)

@@ -49,6 +49,7 @@ func startSystem(ctx context.Context) (*system, error) {
 	cfg.DatabaseName = "bench_" + strconv.FormatInt(time.Now().Unix(), 36)
 	cfg.NATSPort = freePort()
 	cfg.Services = localstack.Ports{Gateway: freePort(), Auth: freePort(), Order: freePort(), Audit: freePort()}
+	cfg.Metrics = localstack.MetricsPorts{Gateway: freePort(), Auth: freePort(), Order: freePort(), Audit: freePort()}
 	os.Setenv("LOG_LEVEL", "warn")
 	// The bench registers and signs in its users from one address and has each of them
 	// order as fast as it can, as a script would: lift the limits meant for scripts.

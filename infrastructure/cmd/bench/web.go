@@ -281,7 +281,8 @@ func startupTimes(ctx context.Context, s *system) (map[string]time.Duration, err
 // startOnce starts the binary on a free port, waits for its first 200 on /ready and stops it.
 func startOnce(ctx context.Context, bin string, env []string) (time.Duration, error) {
 	port := freePort()
-	env = append(env, fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port), "DEBUG_ADDR=") // the running instance has the profiling port
+	// The running instance has the profiling and metrics ports.
+	env = append(env, fmt.Sprintf("HTTP_ADDR=127.0.0.1:%d", port), "DEBUG_ADDR=", "METRICS_ADDR=")
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr

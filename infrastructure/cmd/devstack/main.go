@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -113,9 +114,23 @@ func printBanner(out io.Writer, stack *localstack.Stack, ready time.Duration) {
     Open      %s
     Admin     %s
     Streams   nats --server %s stream ls
-    Stop      Ctrl-C
+%s    Stop      Ctrl-C
 
-`, ready.Seconds(), stack.GatewayURL(), admin, stack.NATSURL)
+`, ready.Seconds(), stack.GatewayURL(), admin, stack.NATSURL, metricsLines(stack))
+}
+
+// metricsLines lists where each service's metrics are scraped (docs/observability.md), one
+// line each, in the banner's layout; none for a service whose metrics port is 0.
+func metricsLines(stack *localstack.Stack) string {
+	var b strings.Builder
+	label := "Metrics"
+	for _, name := range []string{"gateway", "auth", "order", "audit"} {
+		if url := stack.MetricsURL(name); url != "" {
+			fmt.Fprintf(&b, "    %-9s %-8s %s\n", label, name, url)
+			label = ""
+		}
+	}
+	return b.String()
 }
 
 func execWithServers(ctx context.Context, stack *localstack.Stack, argv []string) (int, error) {

@@ -67,3 +67,22 @@ func TestTheBannerShowsOnlyAGeneratedAdminPassword(t *testing.T) {
 		assert.Contains(t, again, "admin / "+generated+"   (generated, kept in", "the next run reads it back and shows it again")
 	})
 }
+
+func TestTheBannerSaysWhereEachServicesMetricsAre(t *testing.T) {
+	t.Parallel()
+	stack, err := localstack.New(localstack.Config{DataDir: t.TempDir(), Secrets: localstack.Secrets{AdminUsername: "admin", AdminPassword: "a password"},
+		Metrics: localstack.MetricsPorts{Gateway: 9100, Auth: 9101, Order: 0, Audit: 9103}}, &strings.Builder{})
+	require.NoError(t, err)
+	env, err := stack.ServiceEnv("auth")
+	require.NoError(t, err)
+	assert.Contains(t, env, "METRICS_ADDR=127.0.0.1:9101")
+	env, err = stack.ServiceEnv("order")
+	require.NoError(t, err)
+	assert.Contains(t, env, "METRICS_ADDR=", "set and empty: off, so a METRICS_ADDR of the runner's own does not reach it")
+	var out strings.Builder
+	printBanner(&out, stack, time.Second)
+	assert.Contains(t, out.String(), "\n    Metrics   gateway  http://127.0.0.1:9100/metrics\n"+
+		"              auth     http://127.0.0.1:9101/metrics\n"+
+		"              audit    http://127.0.0.1:9103/metrics\n    Stop", out.String())
+	assert.NotContains(t, out.String(), "order    http", "a service whose metrics port is 0 has none")
+}

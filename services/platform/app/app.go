@@ -26,6 +26,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/config"
 	"github.com/caasdemo/orderdemo/services/platform/httpserver"
 	"github.com/caasdemo/orderdemo/services/platform/logging"
+	"github.com/caasdemo/orderdemo/services/platform/telemetry"
 )
 
 // Base is embedded by every service's configuration.
@@ -33,6 +34,9 @@ type Base struct {
 	LogLevel slog.Level `env:"LOG_LEVEL" default:"info"`
 	HTTP     httpserver.Config
 	Debug    DebugConfig
+	// Metrics is where GET /metrics is served. The service opens it with its connections
+	// (backend.Open), as what it measures is built there; Run only checks it.
+	Metrics telemetry.MetricsConfig
 }
 
 // Platform returns the shared part of a configuration.
@@ -82,6 +86,10 @@ func Run[C any, P Configuration[C]](ctx context.Context, service, defaultAddr st
 	base := cfg.Platform()
 	if base.HTTP.Addr == "" {
 		base.HTTP.Addr = defaultAddr
+	}
+	if err := base.Metrics.Apart(base.HTTP.Addr); err != nil { // known once the default is in
+		logging.New(stdout, service, slog.LevelInfo).Error("invalid configuration", "error", err.Error())
+		return 2
 	}
 	log := logging.New(stdout, service, base.LogLevel)
 	if len(args) > 0 && args[0] == "healthcheck" {

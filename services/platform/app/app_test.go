@@ -108,3 +108,40 @@ func TestDebugAddrServesProfilesWhileTheServiceRuns(t *testing.T) {
 	assert.Equal(t, 0, code, out.String())
 	assert.Equal(t, http.StatusOK, status)
 }
+
+func TestMetricsAddrIsCheckedAtStartUpNamingTheVariable(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		vars map[string]string
+		want string
+	}{
+		"not host:port":         {map[string]string{"METRICS_ADDR": "9102"}, `METRICS_ADDR=\"9102\": address 9102: missing port in address`},
+		"no port number":        {map[string]string{"METRICS_ADDR": "127.0.0.1:metrics"}, `METRICS_ADDR=\"127.0.0.1:metrics\": the port must be a number`},
+		"the default HTTP port": {map[string]string{"METRICS_ADDR": "0.0.0.0:8002"}, `METRICS_ADDR=\"0.0.0.0:8002\": must not be the port of HTTP_ADDR (\":8002\")`},
+		"the HTTP_ADDR port": {map[string]string{"METRICS_ADDR": "127.0.0.1:9000", "HTTP_ADDR": "127.0.0.1:9000"},
+			`METRICS_ADDR=\"127.0.0.1:9000\": must not be the port of HTTP_ADDR`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var out bytes.Buffer
+			tc.vars["JWT_SECRET"] = "k7Jd0qWm3ZbLx9VtR2yHc5NpF8sGa4Ue1"
+			called := false
+			code := app.Run(t.Context(), "order", ":8002", nil, lookup(tc.vars), &out,
+				func(context.Context, *testConfig, *slog.Logger) error { called = true; return nil })
+			assert.Equal(t, 2, code)
+			assert.False(t, called)
+			assert.Contains(t, out.String(), tc.want)
+		})
+	}
+}
+
+func TestMetricsAddrOnAnotherPortStarts(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	var got *testConfig
+	code := app.Run(t.Context(), "order", ":8002", nil, lookup(map[string]string{
+		"JWT_SECRET": "k7Jd0qWm3ZbLx9VtR2yHc5NpF8sGa4Ue1", "METRICS_ADDR": "0.0.0.0:9102",
+	}), &out, func(_ context.Context, cfg *testConfig, _ *slog.Logger) error { got = cfg; return nil })
+	assert.Equal(t, 0, code, out.String())
+	assert.Equal(t, "0.0.0.0:9102", got.Metrics.Addr, "a metrics address need not be loopback")
+}

@@ -1,10 +1,13 @@
-// Package backend opens the connections a service needs (PostgreSQL with its migrations,
-// NATS with the streams it owns, Valkey), in that order, and releases them in reverse. The
-// four services open theirs through it, so they start, report readiness and shut down alike.
+// Package backend opens what a service needs before it can be built: its metrics (the meter
+// provider, and GET /metrics when METRICS_ADDR is set), then the connections (PostgreSQL with
+// its migrations, NATS with the streams it owns, Valkey), in that order, and releases them in
+// reverse. The four services open theirs through it, so they start, report readiness, are
+// measured and shut down alike.
 package backend
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,6 +20,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/health"
 	"github.com/caasdemo/orderdemo/services/platform/natsconn"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
+	"github.com/caasdemo/orderdemo/services/platform/telemetry"
 	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
 )
 
@@ -33,15 +37,20 @@ type Options struct {
 	NATSDegrades bool
 	Streams      []events.Stream // created or updated at start-up
 	Valkey       *valkeyconn.Config
+	// Metrics says where to serve GET /metrics; the zero value measures without serving.
+	Metrics telemetry.MetricsConfig
 }
 
-// Backend holds the open connections.
+// Backend holds the open connections and the service's metrics.
 type Backend struct {
-	Pool   *pgxpool.Pool
-	NC     *nats.Conn
-	JS     jetstream.JetStream
-	Valkey valkey.Client
-	checks []health.Check
+	// Metrics is the meter provider everything the service instruments records to; the
+	// pool's statistics are already observed (db.client.connection.*).
+	Metrics *telemetry.Metrics
+	Pool    *pgxpool.Pool
+	NC      *nats.Conn
+	JS      jetstream.JetStream
+	Valkey  valkey.Client
+	checks  []health.Check
 	app.Closers
 }
 
@@ -54,12 +63,19 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (_ *Backend, err err
 			b.Close()
 		}
 	}()
+	if b.Metrics, err = telemetry.OpenMetrics(o.Service, o.Metrics, log); err != nil {
+		return nil, err
+	}
+	b.Add(b.Metrics.Close)
 	if o.Postgres != nil {
 		if b.Pool, err = postgres.Open(ctx, *o.Postgres, o.Service, o.Schema, log, o.Migrations...); err != nil {
 			return nil, err
 		}
 		b.Add(b.Pool.Close)
 		b.checks = append(b.checks, postgres.Check(b.Pool))
+		if err := postgres.ObservePool(b.Pool, o.Schema, b.Metrics); err != nil {
+			return nil, fmt.Errorf("pool metrics: %w", err)
+		}
 	}
 	if o.NATS != nil {
 		if b.NC, b.JS, err = natsconn.Connect(ctx, *o.NATS, o.Service, log); err != nil {

@@ -9,6 +9,9 @@
 //     dead_letters with its error, acknowledged, and the stream keeps flowing;
 //   - a handler panic is recovered and treated as a failed delivery.
 //
+// Every delivery is counted, once its fate is known, in messaging.client.consumed.messages
+// with the stream, the durable and its outcome (see Outcome).
+//
 // The attempt limit is enforced here rather than by the server's MaxDeliver: the server would
 // simply stop delivering a message it gave up on, whereas the runner parks it first, and if
 // parking fails the message is delivered again, so nothing is dropped without a trace.
@@ -28,6 +31,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/semconv/v1.43.0/messagingconv"
 
 	"github.com/caasdemo/orderdemo/events"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
@@ -111,15 +119,46 @@ func (s Spec) Config() jetstream.ConsumerConfig {
 
 // Runner runs consumers of one service against its PostgreSQL schema.
 type Runner struct {
-	pool *pgxpool.Pool
-	js   jetstream.JetStream
-	log  *slog.Logger
+	pool     *pgxpool.Pool
+	js       jetstream.JetStream
+	log      *slog.Logger
+	consumed messagingconv.ClientConsumedMessages
 }
 
 // NewRunner returns a runner writing through pool (whose search_path reaches the service's
-// schema, where Migrations was applied).
-func NewRunner(pool *pgxpool.Pool, js jetstream.JetStream, log *slog.Logger) *Runner {
-	return &Runner{pool: pool, js: js, log: log.With("component", "consumer")}
+// schema, where Migrations was applied). meters (nil: not measured) receives the count of
+// deliveries by outcome.
+func NewRunner(pool *pgxpool.Pool, js jetstream.JetStream, log *slog.Logger, meters metric.MeterProvider) *Runner {
+	if meters == nil {
+		meters = noop.NewMeterProvider()
+	}
+	consumed, err := messagingconv.NewClientConsumedMessages(meters.Meter(scope))
+	if err != nil {
+		otel.Handle(err) // only a name the SDK refuses, which the metrics tests would show
+	}
+	return &Runner{pool: pool, js: js, log: log.With("component", "consumer"), consumed: consumed}
+}
+
+const scope = "github.com/caasdemo/orderdemo/services/platform/consumer"
+
+// Outcome is what became of one delivery, the caas.consumer.outcome of its count.
+type Outcome string
+
+// Outcomes of a delivery.
+const (
+	Applied   Outcome = "applied"   // the handler's writes committed with the event's id
+	Duplicate Outcome = "duplicate" // the event id was applied before: skipped, acknowledged
+	Failed    Outcome = "failed"    // the handler or its transaction failed: delivered again later
+	Parked    Outcome = "parked"    // the last delivery failed (or the bytes are no event): parked in dead_letters
+)
+
+// count adds one delivery of spec's consumer on stream with its outcome. The attributes are
+// those of the messaging conventions (the stream as the destination, the durable as the
+// consumer group) plus the outcome, which they have no name for.
+func (r *Runner) count(ctx context.Context, spec Spec, stream string, outcome Outcome) {
+	r.consumed.Add(ctx, 1, "process", messagingconv.SystemAttr("nats"),
+		r.consumed.AttrDestinationName(stream), r.consumed.AttrConsumerGroupName(spec.Durable),
+		attribute.String("caas.consumer.outcome", string(outcome)))
 }
 
 // Ensure creates the durable consumer or updates it to the spec.
@@ -236,6 +275,17 @@ func (r *Runner) handle(ctx context.Context, spec Spec, msgs []jetstream.Msg) {
 		}
 		return nil
 	})
+	if err == nil {
+		for _, it := range items {
+			switch {
+			case it.err != nil: // counted below, with what becomes of it
+			case it.dup:
+				r.count(ctx, spec, it.d.Stream, Duplicate)
+			default:
+				r.count(ctx, spec, it.d.Stream, Applied)
+			}
+		}
+	}
 	if err == nil && spec.Committed != nil && slices.ContainsFunc(items, func(it *item) bool { return it.err == nil && !it.dup }) {
 		spec.Committed()
 	}
@@ -261,6 +311,7 @@ func (r *Runner) handle(ctx context.Context, spec Spec, msgs []jetstream.Msg) {
 			r.parkOrRetry(ctx, spec, it.msg, it.d, it.env, it.err, l)
 		default:
 			l.Warn("handler failed; will retry", "event_id", it.env.ID, "type", it.env.Type, "delivery", it.d.Deliveries, "error", it.err)
+			r.count(ctx, spec, it.d.Stream, Failed)
 			_ = it.msg.NakWithDelay(spec.delay(it.d.Deliveries))
 		}
 	}
@@ -291,10 +342,12 @@ func (r *Runner) parkOrRetry(ctx context.Context, spec Spec, msg jetstream.Msg, 
 		spec.Durable, d.Stream, int64(d.StreamSeq), d.Subject, env.ID, env.Type, msg.Data(), cause.Error(), int(d.Deliveries))
 	if err != nil {
 		log.Error("cannot park message; will retry", "error", err, "cause", cause)
+		r.count(ctx, spec, d.Stream, Failed)
 		_ = msg.NakWithDelay(spec.delay(d.Deliveries))
 		return
 	}
 	log.Error("message parked after its last delivery", "event_id", env.ID, "type", env.Type, "deliveries", d.Deliveries, "error", cause)
+	r.count(ctx, spec, d.Stream, Parked)
 	_ = msg.Term()
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
@@ -22,6 +23,8 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/consumer"
 	"github.com/caasdemo/orderdemo/services/platform/natsconn"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
+	"github.com/caasdemo/orderdemo/services/platform/telemetry"
+	"github.com/caasdemo/orderdemo/services/platform/telemetry/metricstest"
 	"github.com/caasdemo/orderdemo/services/platform/testenv"
 )
 
@@ -29,9 +32,10 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // fixture is a consuming service in miniature: a projection table counting applied events.
 type fixture struct {
-	pool   *pgxpool.Pool
-	js     jetstream.JetStream
-	runner *consumer.Runner
+	pool    *pgxpool.Pool
+	js      jetstream.JetStream
+	runner  *consumer.Runner
+	metrics *httptest.Server // GET /metrics of the runner's meter provider
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -48,7 +52,34 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(nc.Close)
 	_, err = natsconn.EnsureStream(ctx, js, events.OrdersStream)
 	require.NoError(t, err)
-	return &fixture{pool: pool, js: js, runner: consumer.NewRunner(pool, js, quiet)}
+	m, err := telemetry.OpenMetrics("proj", telemetry.MetricsConfig{}, quiet)
+	require.NoError(t, err)
+	t.Cleanup(m.Close)
+	metrics := httptest.NewServer(m.Handler())
+	t.Cleanup(metrics.Close)
+	return &fixture{pool: pool, js: js, runner: consumer.NewRunner(pool, js, quiet, m), metrics: metrics}
+}
+
+// requireConsumed waits until the deliveries of the projection consumer on ORDERS counted by
+// outcome are want (outcomes not in want: none). A delivery is counted a moment after its
+// effect is visible, so the test waits for the counts rather than reading them once.
+func (f *fixture) requireConsumed(t *testing.T, want map[consumer.Outcome]float64) {
+	t.Helper()
+	read := func() map[consumer.Outcome]float64 {
+		m := metricstest.Scrape(t, f.metrics.URL+telemetry.Path)
+		got := map[consumer.Outcome]float64{}
+		for _, outcome := range []consumer.Outcome{consumer.Applied, consumer.Duplicate, consumer.Failed, consumer.Parked} {
+			if n := m.Value("messaging_client_consumed_messages_total",
+				"messaging_system", "nats", "messaging_operation_name", "process", "messaging_destination_name", "ORDERS",
+				"messaging_consumer_group_name", "projection", "caas_consumer_outcome", string(outcome)); n != 0 {
+				got[outcome] = n
+			}
+		}
+		return got
+	}
+	if !assert.Eventually(t, func() bool { return assert.ObjectsAreEqual(want, read()) }, 5*time.Second, 10*time.Millisecond) {
+		require.Equal(t, want, read(), "deliveries counted by outcome")
+	}
 }
 
 // run runs the consumer until the test ends.
@@ -118,6 +149,7 @@ func TestTheSameEventDeliveredTwiceHasOneEffect(t *testing.T) {
 		5*time.Second, 10*time.Millisecond)
 	assert.Equal(t, 1, f.count(t, `SELECT count(*) FROM applied WHERE event_id = $1`, env.ID))
 	assert.Equal(t, 2, f.count(t, `SELECT count(*) FROM processed_events WHERE consumer = 'projection'`))
+	f.requireConsumed(t, map[consumer.Outcome]float64{consumer.Applied: 2, consumer.Duplicate: 1})
 }
 
 func TestAFailingMessageIsParkedAndTheOthersFlow(t *testing.T) {
@@ -151,6 +183,8 @@ func TestAFailingMessageIsParkedAndTheOthersFlow(t *testing.T) {
 		return f.count(t, `SELECT count(*) FROM dead_letters`) == 1 && f.count(t, `SELECT count(*) FROM applied`) == 9
 	}, 10*time.Second, 20*time.Millisecond)
 	assert.EqualValues(t, 1, panicked.Load(), "the panic was recovered and the message applied on its next delivery")
+	// Failed: the poison's first two deliveries and the flaky one's first.
+	f.requireConsumed(t, map[consumer.Outcome]float64{consumer.Applied: 9, consumer.Failed: 3, consumer.Parked: 1})
 
 	parked, err := f.runner.Parked(t.Context(), "projection", 10)
 	require.NoError(t, err)
@@ -185,6 +219,7 @@ func TestAnUndecodableMessageIsParkedAtOnce(t *testing.T) {
 	require.Len(t, parked, 1)
 	assert.Equal(t, 1, parked[0].Deliveries)
 	assert.Contains(t, parked[0].Error, "undecodable")
+	f.requireConsumed(t, map[consumer.Outcome]float64{consumer.Applied: 1, consumer.Parked: 1})
 }
 
 func TestConsumerConfigIsDurableExplicitAndIdempotent(t *testing.T) {

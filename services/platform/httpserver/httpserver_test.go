@@ -99,7 +99,7 @@ func TestListenNamesTheVariableWhenThePortIsTaken(t *testing.T) {
 func TestRouterServesHealthAndRecoversPanics(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	r := httpserver.NewRouter("audit", logging.New(&buf, "audit", slog.LevelInfo))
+	r := httpserver.NewRouter("audit", logging.New(&buf, "audit", slog.LevelInfo), nil)
 	r.Get("/boom", func(http.ResponseWriter, *http.Request) { panic("kaboom") })
 
 	rec := httptest.NewRecorder()

@@ -61,7 +61,7 @@ func newFixture(t testing.TB) *fixture {
 // project runs a consumer that inserts every event it applies into the projected table.
 func (f *fixture) project(t testing.TB) {
 	t.Helper()
-	runner := consumer.NewRunner(f.pool, f.js, quiet)
+	runner := consumer.NewRunner(f.pool, f.js, quiet, nil)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
 	done := make(chan struct{})
 	go func() {

@@ -19,6 +19,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/audit/internal/service"
 	"github.com/caasdemo/orderdemo/services/platform/authtoken"
 	pconfig "github.com/caasdemo/orderdemo/services/platform/config"
+	"github.com/caasdemo/orderdemo/services/platform/telemetry"
 	"github.com/caasdemo/orderdemo/services/platform/testenv"
 )
 
@@ -27,6 +28,7 @@ import (
 type harness struct {
 	t       *testing.T
 	url     string
+	metrics string // GET /metrics on the service's METRICS_ADDR
 	env     map[string]string
 	svc     *service.Service
 	nc      *nats.Conn
@@ -53,6 +55,7 @@ func start(t *testing.T, extra ...string) *harness {
 		"CONSUMER_MAX_ATTEMPTS": func() string { return "3" },
 		"CONSUMER_RETRY_BASE":   func() string { return "10ms" },
 		"STATS_MAX_AGE":         func() string { return "0" }, // every read sees the latest writes
+		"METRICS_ADDR":          func() string { return "127.0.0.1:0" },
 	} {
 		if _, set := h.env[name]; !set {
 			h.env[name] = value()
@@ -70,6 +73,9 @@ func start(t *testing.T, extra ...string) *harness {
 	srv := httptest.NewServer(svc.Handler)
 	t.Cleanup(func() { srv.Close(); cancel(); wg.Wait(); svc.Close() })
 	h.url, h.svc = srv.URL, svc
+	if svc.Metrics.Addr() != "" {
+		h.metrics = "http://" + svc.Metrics.Addr() + telemetry.Path
+	}
 
 	h.nc, err = nats.Connect(h.env["NATS_URL"])
 	require.NoError(t, err)

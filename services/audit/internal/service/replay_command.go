@@ -17,6 +17,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/app"
 	"github.com/caasdemo/orderdemo/services/platform/authtoken"
 	"github.com/caasdemo/orderdemo/services/platform/requestid"
+	"github.com/caasdemo/orderdemo/services/platform/telemetry"
 )
 
 // ReplayCommand is `audit replay [--projection=all|audit-log|orders] [--verify]`: it
@@ -34,7 +35,9 @@ func ReplayCommand(args []string, term io.Writer) app.Runner[config.Config] {
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
-		b, err := open(ctx, cfg, log)
+		// Not measured: a one-off command next to the running service, which holds
+		// METRICS_ADDR.
+		b, err := open(ctx, cfg, telemetry.MetricsConfig{}, log)
 		if err != nil {
 			return err
 		}

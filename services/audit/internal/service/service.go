@@ -28,6 +28,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
 	"github.com/caasdemo/orderdemo/services/platform/ratelimit"
 	"github.com/caasdemo/orderdemo/services/platform/requestid"
+	"github.com/caasdemo/orderdemo/services/platform/telemetry"
 )
 
 // Name is the service's name in logs, NATS connections and health answers.
@@ -45,7 +46,9 @@ type Service struct {
 	Handler  http.Handler
 	Workers  []app.Worker // the projection consumers and the statistics notifier
 	Replayer *replay.Replayer
-	closers  app.Closers
+	// Metrics is what the service measures, served on METRICS_ADDR when that is set.
+	Metrics *telemetry.Metrics
+	closers app.Closers
 }
 
 // Consumers are the live projection consumers, one per stream; committed is told after each
@@ -69,15 +72,16 @@ func New(ctx, base context.Context, cfg *config.Config, log *slog.Logger) (_ *Se
 			s.Close()
 		}
 	}()
-	b, err := open(ctx, cfg, log)
+	b, err := open(ctx, cfg, cfg.Metrics, log)
 	if err != nil {
 		return nil, err
 	}
 	s.closers.Add(b.Close)
+	s.Metrics = b.Metrics
 	pool, nc, js := b.Pool, b.NC, b.JS
 	var dirty atomic.Bool
 	dirty.Store(true)
-	runner := consumer.NewRunner(pool, js, log)
+	runner := consumer.NewRunner(pool, js, log, b.Metrics)
 	specs := Consumers(cfg.Consumer, func() { dirty.Store(true) })
 	for _, spec := range specs {
 		if _, err := runner.Ensure(ctx, spec); err != nil {
@@ -93,7 +97,7 @@ func New(ctx, base context.Context, cfg *config.Config, log *slog.Logger) (_ *Se
 		Client: &http.Client{Transport: requestid.Transport{}, Timeout: 10 * time.Second}}
 	s.Replayer = replay.New(pool, js, truth, log)
 	verifier := authtoken.NewVerifier(cfg.Token, authtoken.NewRevocations(b.Valkey, cfg.Valkey.KeyPrefix), time.Now)
-	router := httpserver.NewRouter(Name, log, b.Checks()...)
+	router := httpserver.NewRouter(Name, log, b.Metrics, b.Checks()...)
 	limiter := ratelimit.New(b.Valkey, cfg.Valkey.KeyPrefix, Name, time.Now)
 	ports.NewHTTP(ports.Deps{Pool: pool, Stats: stats, Verifier: verifier,
 		Limit:  limiter.Middleware(cfg.RateLimit.Policy(), ratelimit.User, log),
@@ -102,17 +106,18 @@ func New(ctx, base context.Context, cfg *config.Config, log *slog.Logger) (_ *Se
 	return s, nil
 }
 
-// open connects to PostgreSQL (migrating the audit schema), NATS and Valkey. The streams
-// belong to their producers; ensuring them here too lets the audit service start first (the
-// configuration is the same, from the event contract).
+// open connects to PostgreSQL (migrating the audit schema), NATS and Valkey, and serves the
+// metrics on metrics.Addr when set. The streams belong to their producers; ensuring them here
+// too lets the audit service start first (the configuration is the same, from the event
+// contract).
 //
 // The service is ready while PostgreSQL and Valkey answer: the audit API reads the one and
 // checks tokens and counts requests against the other. NATS only degrades it: the log stops
 // growing until the consumers resume where they stopped.
-func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*backend.Backend, error) {
+func open(ctx context.Context, cfg *config.Config, metrics telemetry.MetricsConfig, log *slog.Logger) (*backend.Backend, error) {
 	return backend.Open(ctx, backend.Options{Service: Name, Schema: Schema,
 		Postgres: &cfg.Postgres, Migrations: []postgres.Migrations{{FS: migrations.FS}, consumer.Migrations},
-		NATS: &cfg.NATS, NATSDegrades: true, Streams: events.Streams(), Valkey: &cfg.Valkey}, log)
+		NATS: &cfg.NATS, NATSDegrades: true, Streams: events.Streams(), Valkey: &cfg.Valkey, Metrics: metrics}, log)
 }
 
 // notifyStats publishes the statistics on StatsSubject at most four times a second, when a

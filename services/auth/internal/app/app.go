@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/caasdemo/orderdemo/events"
 	"github.com/caasdemo/orderdemo/services/auth/internal/domain"
 	"github.com/caasdemo/orderdemo/services/platform/authtoken"
@@ -116,6 +118,7 @@ type App struct {
 	// adminSettled is closed when the admin bootstrap started by AdminBootstrap has finished;
 	// nil when none was started.
 	adminSettled chan struct{}
+	metrics      metrics
 }
 
 // Deps lists what New needs.
@@ -133,12 +136,15 @@ type Deps struct {
 	// DummyHash returns a hash of the configured cost, used so that a login for a name that
 	// does not exist takes as long as a wrong password.
 	DummyHash func() []byte
+	// Meters (nil: not measured) receives the count of refused logins by reason.
+	Meters metric.MeterProvider
 }
 
 // New returns the application.
 func New(d Deps) *App {
 	return &App{users: d.Users, hasher: d.Hasher, limiter: d.Limiter, sessions: d.Sessions, issuer: d.Issuer,
-		verifier: d.Verifier, revoked: d.Revoked, policy: d.Policy, now: d.Now, log: d.Log, dummy: d.DummyHash}
+		verifier: d.Verifier, revoked: d.Revoked, policy: d.Policy, now: d.Now, log: d.Log, dummy: d.DummyHash,
+		metrics: newMetrics(d.Meters)}
 }
 
 // Tokens is what a login or a refresh hands out.

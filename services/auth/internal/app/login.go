@@ -23,6 +23,7 @@ import (
 // domain.ErrInvalidCredentials at once, with no look-up, no event and no count.
 func (a *App) Login(ctx context.Context, rawUsername, password, clientAddr, correlationID string) (Tokens, error) {
 	if !domain.LoginCanMatch(rawUsername) {
+		a.metrics.loginFailed(ctx, events.ReasonUnknownUser)
 		return Tokens{}, domain.ErrInvalidCredentials
 	}
 	if err := a.WaitForAdmin(ctx); err != nil {
@@ -127,6 +128,7 @@ func (a *App) failed(ctx context.Context, user domain.User, known bool, username
 		a.log.ErrorContext(ctx, "could not record a failed login", "reason", reason, "error", err)
 	}
 	a.log.InfoContext(ctx, "login refused", "reason", reason)
+	a.metrics.loginFailed(ctx, reason)
 }
 
 // abandon uncounts the attempt and returns err.

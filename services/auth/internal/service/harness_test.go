@@ -21,6 +21,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/auth/internal/config"
 	"github.com/caasdemo/orderdemo/services/auth/internal/service"
 	pconfig "github.com/caasdemo/orderdemo/services/platform/config"
+	"github.com/caasdemo/orderdemo/services/platform/telemetry"
 	"github.com/caasdemo/orderdemo/services/platform/testenv"
 )
 
@@ -50,6 +51,7 @@ type harness struct {
 	t       *testing.T
 	srv     *httptest.Server
 	handler atomic.Value // the http.Handler of the instance booted last
+	metrics string       // GET /metrics on the METRICS_ADDR of the instance booted last
 	env     map[string]string
 	clock   *clock
 	natsURL string
@@ -66,6 +68,7 @@ func baseEnv(t *testing.T) map[string]string {
 		"ADMIN_USERNAME":    "admin",
 		"ADMIN_PASSWORD":    adminPassword,
 		"BCRYPT_COST":       "4", // fast tests; the default (12) is asserted in config_test
+		"METRICS_ADDR":      "127.0.0.1:0",
 	}
 }
 
@@ -100,6 +103,7 @@ func (h *harness) boot() (*service.Service, error) {
 	}
 	h.t.Cleanup(func() { cancel(); wg.Wait(); svc.Close() })
 	h.handler.Store(svc.Handler)
+	h.metrics = "http://" + svc.Metrics.Addr() + telemetry.Path
 	return svc, nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/outbox"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
 	"github.com/caasdemo/orderdemo/services/platform/ratelimit"
+	"github.com/caasdemo/orderdemo/services/platform/telemetry"
 )
 
 // Name is the service's name in logs, NATS connections and health answers.
@@ -37,7 +38,9 @@ type Service struct {
 	Workers []app.Worker // background work: the outbox relay, the admin bootstrap
 	// WaitForAdmin returns once the admin bootstrap (one of the Workers) has finished.
 	WaitForAdmin func(ctx context.Context) error
-	closers      app.Closers
+	// Metrics is what the service measures, served on METRICS_ADDR when that is set.
+	Metrics *telemetry.Metrics
+	closers app.Closers
 }
 
 // New connects to PostgreSQL (migrating the auth schema), NATS and Valkey, creates or
@@ -52,11 +55,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() t
 	}()
 	b, err := backend.Open(ctx, backend.Options{Service: Name, Schema: Schema,
 		Postgres: &cfg.Postgres, Migrations: []postgres.Migrations{{FS: migrations.FS}, outbox.Migrations},
-		NATS: &cfg.NATS, NATSDegrades: true, Streams: []events.Stream{events.AuthStream}, Valkey: &cfg.Valkey}, log)
+		NATS: &cfg.NATS, NATSDegrades: true, Streams: []events.Stream{events.AuthStream}, Valkey: &cfg.Valkey,
+		Metrics: cfg.Metrics}, log)
 	if err != nil {
 		return nil, err
 	}
 	s.closers.Add(b.Close)
+	s.Metrics = b.Metrics
 	pool, vk := b.Pool, b.Valkey
 	relay := outbox.NewRelay(pool, b.JS, Schema, log, outbox.Options{})
 	s.Workers = append(s.Workers, relay.Run)
@@ -85,6 +90,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() t
 		Now:       now,
 		Log:       log,
 		DummyHash: hasher.DummyHash,
+		Meters:    b.Metrics,
 	})
 	bootstrap, err := application.AdminBootstrap(authapp.AdminSpec{
 		Username: cfg.Admin.Username, Password: cfg.Admin.Password.Reveal(), PasswordHash: cfg.Admin.PasswordHash.Reveal(),
@@ -102,7 +108,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() t
 	limiter := ratelimit.New(vk, cfg.Valkey.KeyPrefix, Name, now)
 	limit := limiter.Middleware(cfg.RateLimit.Policy(), proxies.Client, log)
 
-	router := httpserver.NewRouter(Name, log, append(b.Checks(), relay.Check())...)
+	router := httpserver.NewRouter(Name, log, b.Metrics, append(b.Checks(), relay.Check())...)
 	ports.NewHTTP(application, log, proxies, limit).Routes(router)
 	s.Handler = router
 	return s, nil

@@ -23,6 +23,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/health"
 	"github.com/caasdemo/orderdemo/services/platform/httpserver"
 	"github.com/caasdemo/orderdemo/services/platform/requestid"
+	"github.com/caasdemo/orderdemo/services/platform/telemetry"
 	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
 )
 
@@ -34,6 +35,8 @@ type Service struct {
 	Handler http.Handler
 	Workers []app.Worker // the live feed of order events
 	Hub     *live.Hub
+	// Metrics is what the gateway measures, served on METRICS_ADDR when that is set.
+	Metrics *telemetry.Metrics
 	closers app.Closers
 }
 
@@ -56,11 +59,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 	// The ORDERS stream belongs to the order service; ensuring it here too lets the live feed
 	// start even when the gateway starts first (the configuration comes from the contract).
 	b, err := backend.Open(ctx, backend.Options{Service: Name, NATS: &cfg.NATS, Valkey: &cfg.Valkey,
-		Streams: []events.Stream{events.OrdersStream}}, log)
+		Streams: []events.Stream{events.OrdersStream}, Metrics: cfg.Metrics}, log)
 	if err != nil {
 		return nil, err
 	}
 	s.closers.Add(b.Close)
+	s.Metrics = b.Metrics
 
 	// Every call to another service carries the request id and gives up after the timeout.
 	client := &http.Client{Transport: requestid.Transport{}, Timeout: cfg.Upstreams.Timeout}
@@ -73,8 +77,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 		// still serves something (pages of the services that answer, the login page).
 		checks[i].Degrades = checks[i].Name != valkeyconn.Dependency
 	}
-	router := httpserver.NewRouter(Name, log, checks...)
+	router := httpserver.NewRouter(Name, log, b.Metrics, checks...)
 	s.Hub = live.NewHub(64, cfg.Streams.PerSession)
+	counted, err := liveMetrics(b.Metrics, s.Hub)
+	if err != nil {
+		return nil, err
+	}
 	feed, err := live.NewFeed(ctx, b.JS, s.Hub, log)
 	if err != nil {
 		return nil, err
@@ -101,13 +109,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 		Now:           time.Now,
 		Log:           log,
 	})
-	routes(router, u)
+	routes(router, u, counted)
 	s.Handler = router
 	return s, nil
 }
 
-// routes lists the whole surface of the gateway.
-func routes(r chi.Router, u *ui.UI) {
+// routes lists the whole surface of the gateway; counted counts the events sent on the
+// event streams.
+func routes(r chi.Router, u *ui.UI, counted func(http.Handler) http.Handler) {
 	static := http.StripPrefix("/static/", http.FileServerFS(web.Static()))
 	r.Get("/static/*", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
@@ -125,7 +134,7 @@ func routes(r chi.Router, u *ui.UI) {
 		r.Get("/orders/new", u.RequireUser(u.NewOrderPage))
 		r.Post("/orders", u.RequireUser(u.CreateOrder))
 		r.Get("/orders", u.RequireUser(u.MyOrders))
-		r.Get("/events", u.RequireUser(u.Events))
+		r.With(counted).Get("/events", u.RequireUser(u.Events))
 		r.Get("/admin", u.RequireAdmin(u.Dashboard))
 		r.Get("/admin/orders", u.RequireAdmin(u.AllOrders))
 		r.Get("/admin/orders/export.csv", u.RequireAdmin(u.ExportOrders))

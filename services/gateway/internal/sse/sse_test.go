@@ -3,6 +3,9 @@ package sse_test
 import (
 	"bytes"
 	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,4 +94,34 @@ func TestTheReaderSplitsLinesAsABrowserDoes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "999999999", b.ID(), "the forged id wins, as in a browser")
 	assert.Equal(t, "y", b.Name())
+}
+
+// wrapper is a middleware's response writer between Observe and the handler.
+type wrapper struct{ http.ResponseWriter }
+
+func (w wrapper) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func TestAnObservedResponseCountsTheEventsSent(t *testing.T) {
+	t.Parallel()
+	var sent atomic.Int32
+	var flushed bool
+	h := sse.Observed(func() { sent.Add(1) })(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w = wrapper{w} // another middleware, further in
+		rc := http.NewResponseController(w)
+		out := sse.NewWriter(w, func() error { flushed = true; return rc.Flush() })
+		require.NoError(t, out.Retry(time.Second))
+		require.NoError(t, out.Comment("heartbeat"))
+		require.NoError(t, out.Event("1", "order-created", "a"))
+		require.NoError(t, out.Event("", "stats", "b"))
+		require.ErrorIs(t, out.Event("2\n", "x", "c"), sse.ErrLineBreak)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/events", nil))
+	assert.EqualValues(t, 2, sent.Load(), "two events; a retry, a comment and a refused event are not")
+	assert.True(t, flushed)
+	assert.True(t, rec.Flushed, "flushing reaches the response through the wrappers")
+
+	var unobserved bytes.Buffer
+	require.NoError(t, sse.NewWriter(&unobserved, nil).Event("3", "x", "d"), "a writer on a plain stream counts nothing")
+	assert.EqualValues(t, 2, sent.Load())
 }

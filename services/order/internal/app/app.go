@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/caasdemo/orderdemo/events"
 	"github.com/caasdemo/orderdemo/services/order/internal/domain"
 )
@@ -65,14 +67,16 @@ type Filter struct {
 
 // App carries the dependencies of the use cases.
 type App struct {
-	orders Orders
-	now    func() time.Time
-	log    *slog.Logger
+	orders  Orders
+	now     func() time.Time
+	log     *slog.Logger
+	metrics metrics
 }
 
-// New returns the application.
-func New(orders Orders, now func() time.Time, log *slog.Logger) *App {
-	return &App{orders: orders, now: now, log: log}
+// New returns the application. meters (nil: not measured) receives the count of orders
+// created and decided.
+func New(orders Orders, now func() time.Time, log *slog.Logger, meters metric.MeterProvider) *App {
+	return &App{orders: orders, now: now, log: log, metrics: newMetrics(meters)}
 }
 
 // Viewer is who asks: the verified token's user.
@@ -112,6 +116,7 @@ func (a *App) Create(ctx context.Context, v Viewer, d domain.Draft, key, correla
 	}
 	if created {
 		a.log.InfoContext(ctx, "order created", "order_id", stored.ID, "user_id", v.UserID)
+		a.metrics.created.Add(ctx, 1)
 	}
 	return stored, created, nil
 }
@@ -190,5 +195,6 @@ func (a *App) Decide(ctx context.Context, admin Viewer, id, status, correlationI
 		return s, nil
 	}
 	a.log.InfoContext(ctx, "order decided", "order_id", id, "status", st, "admin_id", admin.UserID)
+	a.metrics.orderDecided(ctx, st)
 	return s, nil
 }

@@ -105,7 +105,7 @@ func (m *memOrders) Each(_ context.Context, f app.Filter, fn func(domain.Snapsho
 
 func newApp() (*app.App, *memOrders) {
 	m := newMem()
-	return app.New(m, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil))), m
+	return app.New(m, time.Now, slog.New(slog.NewTextHandler(io.Discard, nil)), nil), m
 }
 
 var (

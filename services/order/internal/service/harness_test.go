@@ -20,6 +20,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/order/internal/service"
 	"github.com/caasdemo/orderdemo/services/platform/authtoken"
 	pconfig "github.com/caasdemo/orderdemo/services/platform/config"
+	"github.com/caasdemo/orderdemo/services/platform/telemetry"
 	"github.com/caasdemo/orderdemo/services/platform/testenv"
 )
 
@@ -27,11 +28,12 @@ import (
 // relay, behind a test HTTP server. Tokens are signed with the shared secret, as the auth
 // service would sign them.
 type harness struct {
-	t      *testing.T
-	url    string
-	env    map[string]string
-	cfg    config.Config
-	issuer *authtoken.Issuer
+	t       *testing.T
+	url     string
+	metrics string // GET /metrics on the service's METRICS_ADDR
+	env     map[string]string
+	cfg     config.Config
+	issuer  *authtoken.Issuer
 }
 
 // start runs the service; extra are more variables, name then value (a server's URL among
@@ -49,6 +51,7 @@ func start(t *testing.T, extra ...string) *harness {
 		"VALKEY_KEY_PREFIX": testenv.Prefix,
 		"JWT_SECRET":        func() string { return testenv.JWTSecret },
 		"COUNT_MAX_AGE":     func() string { return "0" }, // every list counts afresh
+		"METRICS_ADDR":      func() string { return "127.0.0.1:0" },
 	} {
 		if _, set := h.env[name]; !set {
 			h.env[name] = value()
@@ -65,6 +68,9 @@ func start(t *testing.T, extra ...string) *harness {
 	srv := httptest.NewServer(svc.Handler)
 	t.Cleanup(func() { srv.Close(); cancel(); wg.Wait(); svc.Close() })
 	h.url = srv.URL
+	if svc.Metrics.Addr() != "" {
+		h.metrics = "http://" + svc.Metrics.Addr() + telemetry.Path
+	}
 	h.issuer = authtoken.NewIssuer(h.cfg.Token, time.Now)
 	return h
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/outbox"
 	"github.com/caasdemo/orderdemo/services/platform/postgres"
 	"github.com/caasdemo/orderdemo/services/platform/ratelimit"
+	"github.com/caasdemo/orderdemo/services/platform/telemetry"
 )
 
 // Name is the service's name in logs, NATS connections and health answers.
@@ -34,6 +35,8 @@ const Schema = "orders"
 type Service struct {
 	Handler http.Handler
 	Workers []app.Worker // background loops: the outbox relay
+	// Metrics is what the service measures, served on METRICS_ADDR when that is set.
+	Metrics *telemetry.Metrics
 	closers app.Closers
 }
 
@@ -53,17 +56,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 	}()
 	b, err := backend.Open(ctx, backend.Options{Service: Name, Schema: Schema,
 		Postgres: &cfg.Postgres, Migrations: []postgres.Migrations{{FS: migrations.FS}, outbox.Migrations},
-		NATS: &cfg.NATS, NATSDegrades: true, Streams: []events.Stream{events.OrdersStream}, Valkey: &cfg.Valkey}, log)
+		NATS: &cfg.NATS, NATSDegrades: true, Streams: []events.Stream{events.OrdersStream}, Valkey: &cfg.Valkey,
+		Metrics: cfg.Metrics}, log)
 	if err != nil {
 		return nil, err
 	}
 	s.closers.Add(b.Close)
+	s.Metrics = b.Metrics
 	relay := outbox.NewRelay(b.Pool, b.JS, Schema, log, outbox.Options{})
 	s.Workers = append(s.Workers, relay.Run)
 
 	verifier := authtoken.NewVerifier(cfg.Token, authtoken.NewRevocations(b.Valkey, cfg.Valkey.KeyPrefix), time.Now)
-	application := orderapp.New(adapters.NewOrders(b.Pool, cfg.CountMaxAge), time.Now, log)
-	router := httpserver.NewRouter(Name, log, append(b.Checks(), relay.Check())...)
+	application := orderapp.New(adapters.NewOrders(b.Pool, cfg.CountMaxAge), time.Now, log, b.Metrics)
+	router := httpserver.NewRouter(Name, log, b.Metrics, append(b.Checks(), relay.Check())...)
 	limiter := ratelimit.New(b.Valkey, cfg.Valkey.KeyPrefix, Name, time.Now)
 	ports.NewHTTP(application, verifier, limiter.Middleware(cfg.RateLimit.Policy(), ratelimit.User, log), log).Routes(router)
 	s.Handler = router

@@ -10,7 +10,8 @@
 //   - a handler panic is recovered and treated as a failed delivery.
 //
 // Every delivery is counted, once its fate is known, in messaging.client.consumed.messages
-// with the stream, the durable and its outcome (see Outcome).
+// with the stream, the durable and its outcome (see Outcome); redeliveries, apply durations,
+// the durable's pending messages and the open dead letters are measured too (runnerMetrics).
 //
 // The attempt limit is enforced here rather than by the server's MaxDeliver: the server would
 // simply stop delivering a message it gave up on, whereas the runner parks it first, and if
@@ -25,16 +26,15 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/semconv/v1.43.0/messagingconv"
 
 	"github.com/caasdemo/orderdemo/events"
@@ -119,24 +119,23 @@ func (s Spec) Config() jetstream.ConsumerConfig {
 
 // Runner runs consumers of one service against its PostgreSQL schema.
 type Runner struct {
-	pool     *pgxpool.Pool
-	js       jetstream.JetStream
-	log      *slog.Logger
-	consumed messagingconv.ClientConsumedMessages
+	pool    *pgxpool.Pool
+	js      jetstream.JetStream
+	log     *slog.Logger
+	metrics runnerMetrics
+	lag     lagCache
+
+	mu    sync.Mutex
+	known []known // the durables ensured, whose lag and dead letters are observed
 }
 
 // NewRunner returns a runner writing through pool (whose search_path reaches the service's
 // schema, where Migrations was applied). meters (nil: not measured) receives the count of
-// deliveries by outcome.
+// deliveries by outcome and the instruments of runnerMetrics.
 func NewRunner(pool *pgxpool.Pool, js jetstream.JetStream, log *slog.Logger, meters metric.MeterProvider) *Runner {
-	if meters == nil {
-		meters = noop.NewMeterProvider()
-	}
-	consumed, err := messagingconv.NewClientConsumedMessages(meters.Meter(scope))
-	if err != nil {
-		otel.Handle(err) // only a name the SDK refuses, which the metrics tests would show
-	}
-	return &Runner{pool: pool, js: js, log: log.With("component", "consumer"), consumed: consumed}
+	r := &Runner{pool: pool, js: js, log: log.With("component", "consumer"), lag: lagCache{ttl: lagCacheFor}}
+	r.instrument(meters)
+	return r
 }
 
 const scope = "github.com/caasdemo/orderdemo/services/platform/consumer"
@@ -156,8 +155,9 @@ const (
 // those of the messaging conventions (the stream as the destination, the durable as the
 // consumer group) plus the outcome, which they have no name for.
 func (r *Runner) count(ctx context.Context, spec Spec, stream string, outcome Outcome) {
-	r.consumed.Add(ctx, 1, "process", messagingconv.SystemAttr("nats"),
-		r.consumed.AttrDestinationName(stream), r.consumed.AttrConsumerGroupName(spec.Durable),
+	c := r.metrics.consumed
+	c.Add(ctx, 1, "process", messagingconv.SystemAttr("nats"),
+		c.AttrDestinationName(stream), c.AttrConsumerGroupName(spec.Durable),
 		attribute.String("caas.consumer.outcome", string(outcome)))
 }
 
@@ -167,6 +167,7 @@ func (r *Runner) Ensure(ctx context.Context, spec Spec) (jetstream.Consumer, err
 	if err != nil {
 		return nil, fmt.Errorf("consumer %s on %s: %w", spec.Durable, spec.Stream, err)
 	}
+	r.remember(spec)
 	return cons, nil
 }
 
@@ -224,11 +225,12 @@ func sleep(ctx context.Context, d time.Duration) {
 
 // item is one message of a batch and what became of it.
 type item struct {
-	msg jetstream.Msg
-	d   Delivery
-	env events.Envelope
-	err error
-	dup bool
+	msg  jetstream.Msg
+	d    Delivery
+	env  events.Envelope
+	err  error
+	dup  bool
+	took time.Duration // the apply, in its savepoint
 }
 
 // handle applies a batch in one transaction, each event in a savepoint so that one failing
@@ -244,6 +246,7 @@ func (r *Runner) handle(ctx context.Context, spec Spec, msgs []jetstream.Msg) {
 			continue
 		}
 		it := &item{msg: msg, d: Delivery{Stream: md.Stream, StreamSeq: md.Sequence.Stream, Subject: msg.Subject(), Deliveries: md.NumDelivered}}
+		r.delivered(ctx, spec, it.d)
 		env, err := events.Decode(msg.Data())
 		if err != nil { // no later delivery can fix the bytes: park at once
 			r.parkOrRetry(ctx, spec, msg, it.d, events.Envelope{}, fmt.Errorf("undecodable: %w", err), log.With("seq", it.d.StreamSeq))
@@ -260,7 +263,9 @@ func (r *Runner) handle(ctx context.Context, spec Spec, msgs []jetstream.Msg) {
 			if _, err := tx.Exec(ctx, "SAVEPOINT event"); err != nil {
 				return err
 			}
+			start := time.Now()
 			applied, err := r.applyIn(ctx, tx, spec, it.env, it.d)
+			it.took = time.Since(start)
 			it.dup = err == nil && !applied
 			if err != nil {
 				it.err = err
@@ -298,6 +303,7 @@ func (r *Runner) handle(ctx context.Context, spec Spec, msgs []jetstream.Msg) {
 		if err != nil && it.err == nil {
 			it.err = err // the batch did not commit
 		}
+		r.applied(ctx, spec, it.d, it.took, it.err != nil)
 		l := log.With("stream", it.d.Stream, "seq", it.d.StreamSeq)
 		switch {
 		case it.err == nil:

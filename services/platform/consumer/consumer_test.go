@@ -185,6 +185,14 @@ func TestAFailingMessageIsParkedAndTheOthersFlow(t *testing.T) {
 	assert.EqualValues(t, 1, panicked.Load(), "the panic was recovered and the message applied on its next delivery")
 	// Failed: the poison's first two deliveries and the flaky one's first.
 	f.requireConsumed(t, map[consumer.Outcome]float64{consumer.Applied: 9, consumer.Failed: 3, consumer.Parked: 1})
+	durable := []string{"messaging_system", "nats", "messaging_destination_name", "ORDERS", "messaging_consumer_group_name", "projection"}
+	m := metricstest.Scrape(t, f.metrics.URL+telemetry.Path)
+	assert.Equal(t, 3.0, m.Value("caas_consumer_redeliveries_total", durable...), "the poison's second and third deliveries, the flaky one's second")
+	assert.Equal(t, 1.0, m.Value("caas_consumer_dead_letters", durable...))
+	const applies = "messaging_process_duration_seconds_count"
+	process := append([]string{"messaging_operation_name", "process"}, durable...)
+	assert.Equal(t, 13.0, m.Value(applies, process...), "ten first deliveries and three redeliveries, each applied once")
+	assert.Equal(t, 4.0, m.Value(applies, append(process, "error_type", "_OTHER")...), "the poison three times, the panic once")
 
 	parked, err := f.runner.Parked(t.Context(), "projection", 10)
 	require.NoError(t, err)
@@ -201,6 +209,8 @@ func TestAFailingMessageIsParkedAndTheOthersFlow(t *testing.T) {
 	parked, err = f.runner.Parked(t.Context(), "projection", 10)
 	require.NoError(t, err)
 	assert.Empty(t, parked)
+	assert.Equal(t, 0.0, metricstest.Scrape(t, f.metrics.URL+telemetry.Path).Value("caas_consumer_dead_letters", durable...),
+		"a re-driven message is no longer open")
 	assert.ErrorIs(t, f.runner.Redrive(t.Context(), spec, 999), consumer.ErrNotParked)
 }
 
@@ -255,4 +265,32 @@ func TestCommittedIsCalledWhenTheWritesAreVisible(t *testing.T) {
 		}})
 	require.Eventually(t, func() bool { return seen.Load() == int64(len(envs)) }, 5*time.Second, 10*time.Millisecond,
 		"after the last commit, Committed must see every applied row")
+}
+
+// TestPendingMessagesAreObserved reads the durable's lag from JetStream: three messages wait
+// before the consumer runs, none once it has applied them.
+func TestPendingMessagesAreObserved(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	consumer.SetLagCache(f.runner, 50*time.Millisecond)
+	spec := consumer.Spec{Stream: "ORDERS", Durable: "lagging", Backoff: fast, Handle: project}
+	_, err := f.runner.Ensure(t.Context(), spec)
+	require.NoError(t, err)
+	for range 3 {
+		f.publish(t, orderEvent(t), "")
+	}
+	durable := []string{"messaging_system", "nats", "messaging_destination_name", "ORDERS", "messaging_consumer_group_name", "lagging"}
+	scrape := func() metricstest.Snapshot { return metricstest.Scrape(t, f.metrics.URL+telemetry.Path) }
+	// The published messages reach the consumer's count a moment later, so poll.
+	require.Eventually(t, func() bool { return scrape().Value("caas_consumer_pending", durable...) == 3 }, 5*time.Second, 20*time.Millisecond)
+	m := scrape()
+	assert.Equal(t, 0.0, m.Value("caas_consumer_dead_letters", durable...), "no dead letter: 0, not absent")
+	assert.Len(t, m.Series("caas_consumer_dead_letters"), 1)
+
+	f.run(t, spec)
+	require.Eventually(t, func() bool { return f.count(t, `SELECT count(*) FROM applied`) == 3 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return scrape().Value("caas_consumer_pending", durable...) == 0 }, 5*time.Second, 20*time.Millisecond)
+	m = scrape()
+	assert.Equal(t, 3.0, m.Value("messaging_process_duration_seconds_count", durable...))
+	assert.Equal(t, 0.0, m.Value("caas_consumer_redeliveries_total", durable...))
 }

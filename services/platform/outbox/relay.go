@@ -11,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/semconv/v1.43.0/messagingconv"
 
 	"github.com/caasdemo/orderdemo/events"
 	"github.com/caasdemo/orderdemo/services/platform/backoff"
@@ -24,6 +26,9 @@ type Options struct {
 	AckTimeout time.Duration // how long to wait for JetStream to acknowledge a batch; default 5s
 	Retention  time.Duration // how long published rows are kept; default 168h
 	Backoff    backoff.Policy
+	// Meters receives the publish durations and observes the backlog (see relayMetrics);
+	// nil: not measured.
+	Meters metric.MeterProvider
 }
 
 func (o Options) withDefaults() Options {
@@ -49,6 +54,7 @@ type Relay struct {
 	channel string // NOTIFY channel: <schema>_outbox
 	log     *slog.Logger
 	opts    Options
+	metrics relayMetrics
 
 	// afterPublish, when set by tests, runs after JetStream acknowledged a batch and before
 	// the rows are marked published: the window in which a crash leaves a duplicate.
@@ -57,7 +63,9 @@ type Relay struct {
 
 // NewRelay returns a relay for the outbox in schema (the pool's search_path must reach it).
 func NewRelay(pool *pgxpool.Pool, js jetstream.JetStream, schema string, log *slog.Logger, opts Options) *Relay {
-	return &Relay{pool: pool, js: js, channel: schema + "_outbox", log: log.With("component", "outbox-relay"), opts: opts.withDefaults()}
+	r := &Relay{pool: pool, js: js, channel: schema + "_outbox", log: log.With("component", "outbox-relay"), opts: opts.withDefaults()}
+	r.metrics = newRelayMetrics(r, opts.Meters)
+	return r
 }
 
 // Run publishes until ctx ends. While NATS or PostgreSQL is away it retries with backoff;
@@ -159,6 +167,7 @@ func (r *Relay) publishBatch(ctx context.Context) (int, error) {
 // ids acknowledged, the ids not acknowledged, and the first error.
 func (r *Relay) publish(ctx context.Context, claimed []row) (published, failed []int64, firstErr error) {
 	futures := make([]jetstream.PubAckFuture, len(claimed))
+	started := make([]time.Time, len(claimed))
 	for i, x := range claimed {
 		msg := nats.NewMsg(x.subject)
 		msg.Data = x.envelope
@@ -168,8 +177,10 @@ func (r *Relay) publish(ctx context.Context, claimed []row) (published, failed [
 		if x.correlationID != "" {
 			msg.Header.Set(HeaderCorrelationID, x.correlationID)
 		}
+		started[i] = time.Now()
 		f, err := r.js.PublishMsgAsync(msg)
 		if err != nil {
+			r.metrics.failed(ctx, started[i], messagingconv.ErrorTypeOther)
 			for _, rest := range claimed[i:] {
 				failed = append(failed, rest.id)
 			}
@@ -183,13 +194,16 @@ func (r *Relay) publish(ctx context.Context, claimed []row) (published, failed [
 	defer timeout.Stop()
 	for i, x := range claimed {
 		select {
-		case <-futures[i].Ok():
+		case ack := <-futures[i].Ok():
+			r.metrics.published(ctx, started[i], ack.Stream)
 			published = append(published, x.id)
 		case err := <-futures[i].Err():
+			r.metrics.failed(ctx, started[i], messagingconv.ErrorTypeOther)
 			failed = append(failed, x.id)
 			firstErr = errors.Join(firstErr, fmt.Errorf("publish %s: %w", x.subject, err))
 		case <-timeout.C:
-			for _, rest := range claimed[i:] {
+			for j, rest := range claimed[i:] {
+				r.metrics.failed(ctx, started[i+j], "timeout")
 				failed = append(failed, rest.id)
 			}
 			return published, failed, errors.Join(firstErr, fmt.Errorf("no acknowledgement from JetStream within %s", r.opts.AckTimeout))

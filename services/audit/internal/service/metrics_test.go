@@ -70,6 +70,20 @@ func TestMetricsCountWhatTheConsumersDid(t *testing.T) {
 
 	require.Equal(t, http.StatusOK, h.get("/audit/dead-letters", h.admin).Status)
 	after := metricstest.Scrape(t, h.metrics)
+	delta := func(name string, labels ...string) float64 {
+		return after.Value(name, labels...) - before.Value(name, labels...)
+	}
+	orders := []string{"messaging_system", "nats", "messaging_destination_name", "ORDERS", "messaging_consumer_group_name", "audit-orders"}
+	auth := []string{"messaging_system", "nats", "messaging_destination_name", "AUTH", "messaging_consumer_group_name", "audit-auth"}
+	const applies = "messaging_process_duration_seconds_count"
+	assert.Equal(t, 10.0, delta(applies, orders...), "six applied, one duplicate, three failed applies of the broken event")
+	assert.Equal(t, 3.0, delta(applies, append(orders, "error_type", "_OTHER")...))
+	assert.Equal(t, 3.0, delta(applies, auth...))
+	assert.Equal(t, 2.0, delta("caas_consumer_redeliveries_total", orders...), "the broken event's second and third deliveries")
+	assert.Equal(t, 0.0, delta("caas_consumer_redeliveries_total", auth...))
+	assert.Equal(t, 1.0, delta("caas_consumer_dead_letters", orders...), "the parked event is open")
+	assert.Equal(t, 0.0, after.Value("caas_consumer_dead_letters", auth...))
+	assert.Len(t, after.Series("caas_consumer_pending"), 2, "the lag of each durable is reported")
 	assert.Equal(t, 1.0, after.Value("http_server_request_duration_seconds_count", "http_request_method", "GET",
 		"http_route", "/audit/dead-letters", "http_response_status_code", "200")-
 		before.Value("http_server_request_duration_seconds_count", "http_route", "/audit/dead-letters"))

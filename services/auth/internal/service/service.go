@@ -63,7 +63,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() t
 	s.closers.Add(b.Close)
 	s.Metrics = b.Metrics
 	pool, vk := b.Pool, b.Valkey
-	relay := outbox.NewRelay(pool, b.JS, Schema, log, outbox.Options{})
+	relay := outbox.NewRelay(pool, b.JS, Schema, log, outbox.Options{Meters: b.Metrics})
 	s.Workers = append(s.Workers, relay.Run)
 
 	workers := cfg.Bcrypt.Workers

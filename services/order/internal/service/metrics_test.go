@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -58,4 +59,18 @@ func TestMetricsCountWhatTheServiceDid(t *testing.T) {
 	assert.Positive(t, after.Value("db_client_connection_count", pool...), "the pool holds connections, idle or used")
 	assert.Positive(t, delta("caas_db_client_connection_acquires_total", pool...), "the load took connections")
 	assert.Equal(t, 1.0, after.Value("target_info", "service_name", "order"))
+
+	// The relay publishes the six events (four OrderCreated, one OrderApproved, one
+	// OrderRejected; the repeated approval wrote none) and the outbox drains.
+	const publishes = "messaging_client_operation_duration_seconds_count"
+	published := []string{"messaging_system", "nats", "messaging_operation_name", "publish",
+		"messaging_operation_type", "send", "messaging_destination_name", "ORDERS"}
+	var drained metricstest.Snapshot
+	require.Eventually(t, func() bool {
+		drained = metricstest.Scrape(t, h.metrics)
+		return drained.Value(publishes)-before.Value(publishes) >= 6 && drained.Value("caas_outbox_backlog") == 0
+	}, 10*time.Second, 20*time.Millisecond, "the relay publishes what the load wrote")
+	assert.Equal(t, 6.0, drained.Value(publishes, published...)-before.Value(publishes, published...))
+	assert.Equal(t, 6.0, drained.Value(publishes)-before.Value(publishes), "no failed publish")
+	assert.Equal(t, 0.0, drained.Value("caas_outbox_oldest_age_seconds"))
 }

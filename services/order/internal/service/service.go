@@ -63,7 +63,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 	}
 	s.closers.Add(b.Close)
 	s.Metrics = b.Metrics
-	relay := outbox.NewRelay(b.Pool, b.JS, Schema, log, outbox.Options{})
+	relay := outbox.NewRelay(b.Pool, b.JS, Schema, log, outbox.Options{Meters: b.Metrics})
 	s.Workers = append(s.Workers, relay.Run)
 
 	verifier := authtoken.NewVerifier(cfg.Token, authtoken.NewRevocations(b.Valkey, cfg.Valkey.KeyPrefix), time.Now)

@@ -42,8 +42,11 @@ func startSystem(t *testing.T) *system {
 	name := "e2e_" + strconv.FormatInt(time.Now().UnixNano(), 36)
 	// Its own database, and its own keys on a shared Valkey: the per-address limits (every
 	// browser here is 127.0.0.1) must not carry over from other systems or earlier runs.
+	// A loaded test machine may take seconds for a statement: these tests are not about a
+	// failing database (the fault suite keeps the production deadline), so they allow more.
 	vars := map[string]string{"LOCAL_DATA_DIR": data, "LOG_LEVEL": "warn",
-		"DATABASE_NAME": name, "VALKEY_KEY_PREFIX": name + ":", "BCRYPT_COST": "4"}
+		"DATABASE_NAME": name, "VALKEY_KEY_PREFIX": name + ":", "BCRYPT_COST": "4",
+		"DATABASE_CALL_TIMEOUT": testenv.DatabaseCallTimeout.String()}
 	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
 		parsed, err := url.Parse(u)
 		require.NoError(t, err)

@@ -43,7 +43,7 @@ func newFixture(t *testing.T) *fixture {
 	ctx := t.Context()
 	own := postgres.Migrations{FS: fstest.MapFS{"00001_applied.sql": {Data: []byte(
 		"-- +goose Up\nCREATE TABLE applied (event_id uuid NOT NULL, order_id uuid NOT NULL);\n")}}}
-	pool, err := postgres.Open(ctx, postgres.Config{URL: config.URL(testenv.PostgresURL(t)), ConnectTimeout: 5 * time.Second, MaxConns: 8},
+	pool, err := postgres.Open(ctx, postgres.Config{URL: config.URL(testenv.PostgresURL(t)), ConnectTimeout: 5 * time.Second, MaxConns: 8, CallTimeout: testenv.DatabaseCallTimeout},
 		"proj", "proj", quiet, own, consumer.Migrations)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)

@@ -45,7 +45,7 @@ func newFixture(t testing.TB) *fixture {
 	own := postgres.Migrations{FS: fstest.MapFS{"00001_orders.sql": {Data: []byte(
 		"-- +goose Up\nCREATE TABLE orders (id uuid PRIMARY KEY, item text NOT NULL);\n" +
 			"CREATE TABLE projected (event_id uuid NOT NULL);\n")}}}
-	pool, err := postgres.Open(ctx, postgres.Config{URL: config.URL(testenv.PostgresURL(t)), ConnectTimeout: 5 * time.Second, MaxConns: 24},
+	pool, err := postgres.Open(ctx, postgres.Config{URL: config.URL(testenv.PostgresURL(t)), ConnectTimeout: 5 * time.Second, MaxConns: 24, CallTimeout: testenv.DatabaseCallTimeout},
 		"shop", "shop", quiet, own, outbox.Migrations, consumer.Migrations)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)

@@ -22,7 +22,7 @@ import (
 // to wait for a connection to be opened is a wait.
 func TestThePoolIsObservedByState(t *testing.T) {
 	t.Parallel()
-	cfg := postgres.Config{URL: config.URL(testenv.PostgresURL(t)), ConnectTimeout: 5 * time.Second, MaxConns: 2}
+	cfg := postgres.Config{URL: config.URL(testenv.PostgresURL(t)), ConnectTimeout: 5 * time.Second, MaxConns: 2, CallTimeout: testenv.DatabaseCallTimeout}
 	pool, err := postgres.Open(t.Context(), cfg, "widget-svc", "widgets", quiet, migrations)
 	require.NoError(t, err)
 	defer pool.Close()

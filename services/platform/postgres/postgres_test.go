@@ -31,7 +31,7 @@ DROP TABLE widgets;
 
 func TestOpenMigratesIntoTheServiceSchemaOnly(t *testing.T) {
 	t.Parallel()
-	cfg := postgres.Config{URL: config.URL(testenv.PostgresURL(t)), ConnectTimeout: 5 * time.Second, MaxConns: 4}
+	cfg := postgres.Config{URL: config.URL(testenv.PostgresURL(t)), ConnectTimeout: 5 * time.Second, MaxConns: 4, CallTimeout: testenv.DatabaseCallTimeout}
 
 	pool, err := postgres.Open(t.Context(), cfg, "widget-svc", "widgets", quiet, migrations)
 	require.NoError(t, err)

@@ -30,10 +30,17 @@ func StartFaults(t testing.TB) Faults {
 	return Faults{Postgres: StartProxy(t, PostgresURL(t)), Valkey: StartProxy(t, ValkeyURL(t)), NATS: StartNATS(t)}
 }
 
-// Env are the variables that point a service at f, name then value.
+// Env are the variables that point a service at f, name then value, with the default
+// deadline of a PostgreSQL call (the harnesses lengthen it for tests not about outages).
 func (f Faults) Env() []string {
-	return []string{"DATABASE_URL", f.Postgres.URL(), "VALKEY_URL", f.Valkey.URL(), "NATS_URL", f.NATS.URL()}
+	return []string{"DATABASE_URL", f.Postgres.URL(), "VALKEY_URL", f.Valkey.URL(), "NATS_URL", f.NATS.URL(),
+		"DATABASE_CALL_TIMEOUT", "1s"}
 }
+
+// DatabaseCallTimeout is the deadline of a PostgreSQL call in tests that are not about a
+// failing database: a loaded test machine may take seconds for a statement the production
+// deadline (1 s) would cut off, and such a test must not fail for it.
+const DatabaseCallTimeout = 30 * time.Second
 
 // Restore relays to PostgreSQL and Valkey again. A test registers it as a cleanup after
 // starting the service, so that it runs first: a request still waiting on a stalled server

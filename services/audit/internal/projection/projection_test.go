@@ -25,7 +25,7 @@ import (
 
 func openDB(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	pool, err := postgres.Open(t.Context(), postgres.Config{URL: config.URL(testenv.PostgresURL(t)), ConnectTimeout: 5 * time.Second, MaxConns: 4},
+	pool, err := postgres.Open(t.Context(), postgres.Config{URL: config.URL(testenv.PostgresURL(t)), ConnectTimeout: 5 * time.Second, MaxConns: 4, CallTimeout: testenv.DatabaseCallTimeout},
 		"audit-test", "audit", slog.New(slog.NewTextHandler(io.Discard, nil)), postgres.Migrations{FS: migrations.FS})
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)

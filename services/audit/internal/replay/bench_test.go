@@ -25,7 +25,7 @@ import (
 //	go test -run '^$' -bench Replay100k -benchtime 1x ./services/audit/internal/replay/
 func BenchmarkReplay100k(b *testing.B) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pool, err := postgres.Open(b.Context(), postgres.Config{URL: config.URL(testenv.PostgresURL(b)), ConnectTimeout: 5 * time.Second, MaxConns: 8},
+	pool, err := postgres.Open(b.Context(), postgres.Config{URL: config.URL(testenv.PostgresURL(b)), ConnectTimeout: 5 * time.Second, MaxConns: 8, CallTimeout: testenv.DatabaseCallTimeout},
 		"audit", "audit", log, postgres.Migrations{FS: migrations.FS}, consumer.Migrations)
 	require.NoError(b, err)
 	defer pool.Close()

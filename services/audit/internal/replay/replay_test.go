@@ -37,7 +37,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pool, err := postgres.Open(t.Context(), postgres.Config{URL: config.URL(testenv.PostgresURL(t)), ConnectTimeout: 5 * time.Second, MaxConns: 8},
+	pool, err := postgres.Open(t.Context(), postgres.Config{URL: config.URL(testenv.PostgresURL(t)), ConnectTimeout: 5 * time.Second, MaxConns: 8, CallTimeout: testenv.DatabaseCallTimeout},
 		"audit", "audit", log, postgres.Migrations{FS: migrations.FS}, consumer.Migrations)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)

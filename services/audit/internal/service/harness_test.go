@@ -48,6 +48,7 @@ func start(t *testing.T, extra ...string) *harness {
 	}
 	for name, value := range map[string]func() string{
 		"DATABASE_URL":          func() string { return testenv.PostgresURL(t) },
+		"DATABASE_CALL_TIMEOUT": func() string { return testenv.DatabaseCallTimeout.String() },
 		"NATS_URL":              func() string { return testenv.NATS(t) },
 		"VALKEY_URL":            func() string { return testenv.ValkeyURL(t) },
 		"VALKEY_KEY_PREFIX":     testenv.Prefix,

@@ -60,15 +60,16 @@ type harness struct {
 
 func baseEnv(t *testing.T) map[string]string {
 	return map[string]string{
-		"DATABASE_URL":      testenv.PostgresURL(t),
-		"NATS_URL":          testenv.NATS(t),
-		"VALKEY_URL":        testenv.ValkeyURL(t),
-		"VALKEY_KEY_PREFIX": testenv.Prefix(),
-		"JWT_SECRET":        testenv.JWTSecret,
-		"ADMIN_USERNAME":    "admin",
-		"ADMIN_PASSWORD":    adminPassword,
-		"BCRYPT_COST":       "4", // fast tests; the default (12) is asserted in config_test
-		"METRICS_ADDR":      "127.0.0.1:0",
+		"DATABASE_URL":          testenv.PostgresURL(t),
+		"DATABASE_CALL_TIMEOUT": testenv.DatabaseCallTimeout.String(),
+		"NATS_URL":              testenv.NATS(t),
+		"VALKEY_URL":            testenv.ValkeyURL(t),
+		"VALKEY_KEY_PREFIX":     testenv.Prefix(),
+		"JWT_SECRET":            testenv.JWTSecret,
+		"ADMIN_USERNAME":        "admin",
+		"ADMIN_PASSWORD":        adminPassword,
+		"BCRYPT_COST":           "4", // fast tests; the default (12) is asserted in config_test
+		"METRICS_ADDR":          "127.0.0.1:0",
 	}
 }
 

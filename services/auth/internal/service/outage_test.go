@@ -25,6 +25,7 @@ func TestADependencyDownIsAnswered503NamingIt(t *testing.T) {
 		"valkey":   testenv.StartProxy(t, env["VALKEY_URL"]),
 	}
 	env["DATABASE_URL"], env["VALKEY_URL"] = proxies["postgres"].URL(), proxies["valkey"].URL()
+	env["DATABASE_CALL_TIMEOUT"] = "1s" // the production deadline: this test is about it
 	h := start(t, env)
 	t.Cleanup(func() { proxies["postgres"].Restore(); proxies["valkey"].Restore() }) // before the service stops, should the test fail mid-outage
 	tokens := h.mustLogin("ivan", "ivan password")

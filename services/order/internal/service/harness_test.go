@@ -45,13 +45,14 @@ func start(t *testing.T, extra ...string) *harness {
 		h.env[extra[i]] = extra[i+1]
 	}
 	for name, value := range map[string]func() string{
-		"DATABASE_URL":      func() string { return testenv.PostgresURL(t) },
-		"NATS_URL":          func() string { return testenv.NATS(t) },
-		"VALKEY_URL":        func() string { return testenv.ValkeyURL(t) },
-		"VALKEY_KEY_PREFIX": testenv.Prefix,
-		"JWT_SECRET":        func() string { return testenv.JWTSecret },
-		"COUNT_MAX_AGE":     func() string { return "0" }, // every list counts afresh
-		"METRICS_ADDR":      func() string { return "127.0.0.1:0" },
+		"DATABASE_URL":          func() string { return testenv.PostgresURL(t) },
+		"DATABASE_CALL_TIMEOUT": func() string { return testenv.DatabaseCallTimeout.String() },
+		"NATS_URL":              func() string { return testenv.NATS(t) },
+		"VALKEY_URL":            func() string { return testenv.ValkeyURL(t) },
+		"VALKEY_KEY_PREFIX":     testenv.Prefix,
+		"JWT_SECRET":            func() string { return testenv.JWTSecret },
+		"COUNT_MAX_AGE":         func() string { return "0" }, // every list counts afresh
+		"METRICS_ADDR":          func() string { return "127.0.0.1:0" },
 	} {
 		if _, set := h.env[name]; !set {
 			h.env[name] = value()

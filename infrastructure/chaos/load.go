@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -497,38 +498,28 @@ func (w *watcher) follow(ctx context.Context) error {
 
 // read parses the stream: an event's fields until a blank line.
 func (w *watcher) read(r io.Reader) error {
-	buf := make([]byte, 0, 64<<10)
+	lines := bufio.NewReader(r)
 	var id, name string
 	var data strings.Builder
-	chunk := make([]byte, 32<<10)
 	for {
-		n, err := r.Read(chunk)
-		buf = append(buf, chunk[:n]...)
-		for {
-			i := bytes.IndexByte(buf, '\n')
-			if i < 0 {
-				break
-			}
-			line := string(buf[:i])
-			buf = buf[i+1:]
-			switch {
-			case line == "":
-				if name == "session-ended" {
-					return errSignedOut
-				}
-				w.note(id, name, data.String())
-				id, name = "", ""
-				data.Reset()
-			case strings.HasPrefix(line, "id: "):
-				id = line[4:]
-			case strings.HasPrefix(line, "event: "):
-				name = line[7:]
-			case strings.HasPrefix(line, "data: "):
-				data.WriteString(line[6:])
-			}
-		}
+		line, err := lines.ReadString('\n')
 		if err != nil {
-			return err
+			return err // a partial last line is not an event
+		}
+		switch line = strings.TrimSuffix(line, "\n"); {
+		case line == "":
+			if name == "session-ended" {
+				return errSignedOut
+			}
+			w.note(id, name, data.String())
+			id, name = "", ""
+			data.Reset()
+		case strings.HasPrefix(line, "id: "):
+			id = line[4:]
+		case strings.HasPrefix(line, "event: "):
+			name = line[7:]
+		case strings.HasPrefix(line, "data: "):
+			data.WriteString(line[6:])
 		}
 	}
 }

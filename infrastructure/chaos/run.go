@@ -99,10 +99,9 @@ type Run struct {
 }
 
 // serviceEnv keeps the services' logs short and lifts the request limits: the load comes
-// from one address and its admin decides faster than a person (the limits have tests of
-// their own). The rest are the defaults an operator gets.
-var serviceEnv = []string{"LOG_LEVEL=warn", "REGISTER_MAX_PER_CLIENT=1000000",
-	"RATE_LIMIT_PER_CLIENT=1000000", "RATE_LIMIT_PER_USER=1000000"}
+// from one address and its admin decides faster than a person. The rest are the defaults
+// an operator gets.
+var serviceEnv = append([]string{"LOG_LEVEL=warn"}, localstack.LoadGeneratorEnv...)
 
 // Execute starts the system, runs the load and every fault, and ends with a replay that
 // verifies the projections. It returns the run whatever was found; err is for a run that

@@ -45,11 +45,10 @@ type System struct {
 
 	pgPort, valkeyPort, natsPort int
 
-	AdminDatabaseURL string
-	DatabaseURL      string
-	ValkeyURL        string
-	NATSURL          string
-	Admin            [2]string // username, password
+	DatabaseURL string
+	ValkeyURL   string
+	NATSURL     string
+	Admin       [2]string // username, password
 
 	mu    sync.Mutex
 	procs map[string]*localstack.Process
@@ -124,21 +123,17 @@ func (s *System) start(ctx context.Context) error {
 			return err
 		}
 	}
-	s.AdminDatabaseURL = localstack.PostgresURL(s.pgPort, "postgres")
 	s.DatabaseURL = localstack.PostgresURL(s.pgPort, "caas_chaos")
 	s.ValkeyURL = localstack.ValkeyURL(s.valkeyPort)
 	s.NATSURL = "nats://127.0.0.1:" + strconv.Itoa(s.natsPort)
-	vars := map[string]string{
-		"LOCAL_DATA_DIR": s.dir, "DATABASE_URL": s.DatabaseURL, "VALKEY_URL": s.ValkeyURL, "NATS_URL": s.NATSURL,
-		"GATEWAY_PORT": strconv.Itoa(s.ports.Gateway), "AUTH_PORT": strconv.Itoa(s.ports.Auth),
-		"ORDER_PORT": strconv.Itoa(s.ports.Order), "AUDIT_PORT": strconv.Itoa(s.ports.Audit),
-		// No metrics listeners: the suite reads none, and 9100–9103 may be `make run`'s.
-		"GATEWAY_METRICS_PORT": "0", "AUTH_METRICS_PORT": "0", "ORDER_METRICS_PORT": "0", "AUDIT_METRICS_PORT": "0",
-	}
-	var cfg localstack.Config
-	if err := config.Load(func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, &cfg); err != nil {
+	var cfg localstack.Config // the defaults, then this system's own servers, ports and data
+	if err := config.Load(func(string) (string, bool) { return "", false }, &cfg); err != nil {
 		return err
 	}
+	cfg.DataDir = s.dir
+	cfg.DatabaseURL, cfg.ValkeyURL, cfg.NATSURL = config.URL(s.DatabaseURL), config.URL(s.ValkeyURL), config.URL(s.NATSURL)
+	cfg.Services = s.ports
+	cfg.Metrics = localstack.MetricsPorts{} // no listeners: the suite reads none, and 9100–9103 may be `make run`'s
 	stack, err := localstack.New(cfg, io.Discard)
 	if err != nil {
 		return err
@@ -147,7 +142,6 @@ func (s *System) start(ctx context.Context) error {
 		return err
 	}
 	s.stack = stack
-	s.Admin[0], s.Admin[1] = stack.AdminLogin()
 	for _, name := range localstack.ServiceNames {
 		if err := s.Restart(ctx, name); err != nil {
 			return err

@@ -266,3 +266,8 @@ func (s *Stack) Pid(name string) int {
 func (s *Stack) ServiceURL(name string) string {
 	return "http://127.0.0.1:" + strconv.Itoa(s.cfg.Services.Port(name))
 }
+
+// LoadGeneratorEnv lifts the limits meant for scripts (registrations and requests per
+// address and per user): a load generator registers and signs in its users from one
+// address and has them call as fast as it can. The limits have tests of their own.
+var LoadGeneratorEnv = []string{"REGISTER_MAX_PER_CLIENT=1000000", "RATE_LIMIT_PER_CLIENT=1000000", "RATE_LIMIT_PER_USER=1000000"}

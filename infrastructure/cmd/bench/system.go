@@ -51,11 +51,10 @@ func startSystem(ctx context.Context) (*system, error) {
 	cfg.Services = localstack.Ports{Gateway: freePort(), Auth: freePort(), Order: freePort(), Audit: freePort()}
 	cfg.Metrics = localstack.MetricsPorts{Gateway: freePort(), Auth: freePort(), Order: freePort(), Audit: freePort()}
 	os.Setenv("LOG_LEVEL", "warn")
-	// The bench registers and signs in its users from one address and has each of them
-	// order as fast as it can, as a script would: lift the limits meant for scripts.
-	os.Setenv("REGISTER_MAX_PER_CLIENT", "1000000")
-	os.Setenv("RATE_LIMIT_PER_CLIENT", "1000000")
-	os.Setenv("RATE_LIMIT_PER_USER", "1000000")
+	for _, kv := range localstack.LoadGeneratorEnv {
+		name, value, _ := strings.Cut(kv, "=")
+		os.Setenv(name, value)
+	}
 	stack, err := localstack.New(cfg, os.Stderr)
 	if err != nil {
 		return nil, err

@@ -17,7 +17,10 @@ import (
 	"github.com/caasdemo/orderdemo/infrastructure/chaos"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+// run is the whole command; its deferred clean-up runs before main exits with its code.
+func run() int {
 	short := flag.Bool("short", false, "the short form `make test` runs")
 	keep := flag.Bool("keep", false, "keep the servers' data directory (its path is printed)")
 	flag.Parse()
@@ -26,7 +29,7 @@ func main() {
 	dir, err := chaos.TempDir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
-		os.Exit(2)
+		return 2
 	}
 	if !*keep {
 		defer os.RemoveAll(dir)
@@ -35,24 +38,18 @@ func main() {
 	if *short {
 		opt = chaos.Short(dir, os.Stderr)
 	}
-	run, err := chaos.Execute(ctx, opt, chaos.Faults())
-	if run != nil {
-		run.Table(os.Stdout)
+	result, err := chaos.Execute(ctx, opt, chaos.Faults())
+	if result != nil {
+		result.Table(os.Stdout)
 	}
-	code := 0
 	switch {
 	case err != nil:
 		fmt.Fprintln(os.Stderr, "chaos:", err)
-		code = 2
-	case !run.Clean():
+		return 2
+	case !result.Clean():
 		fmt.Println("FAIL: something was lost, doubled, refused or left hanging")
-		code = 1
-	default:
-		fmt.Println("ok: nothing lost, doubled, refused or left hanging")
+		return 1
 	}
-	stop()
-	if !*keep {
-		os.RemoveAll(dir)
-	}
-	os.Exit(code)
+	fmt.Println("ok: nothing lost, doubled, refused or left hanging")
+	return 0
 }

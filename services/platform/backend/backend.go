@@ -30,13 +30,12 @@ type Options struct {
 	Schema     string
 	Postgres   *postgres.Config
 	Migrations []postgres.Migrations
-	NATS       *natsconn.Config
-	// NATSDegrades says the service keeps serving while NATS is away (what it publishes
-	// waits in its outbox; its consumers resume where they stopped): readiness then reports
-	// NATS as degraded instead of failing.
-	NATSDegrades bool
-	Streams      []events.Stream // created or updated at start-up
-	Valkey       *valkeyconn.Config
+	// NATS, when set, is connected and checked by readiness as a dependency that only
+	// degrades: every service keeps serving while NATS is away (what it publishes waits in
+	// its outbox, its consumers and live feeds resume where they stopped).
+	NATS    *natsconn.Config
+	Streams []events.Stream // created or updated at start-up
+	Valkey  *valkeyconn.Config
 	// Metrics says where to serve GET /metrics; the zero value measures without serving.
 	Metrics telemetry.MetricsConfig
 }
@@ -83,7 +82,7 @@ func Open(ctx context.Context, o Options, log *slog.Logger) (_ *Backend, err err
 		}
 		b.Add(b.NC.Close)
 		check := natsconn.Check(b.NC, b.JS)
-		check.Degrades = o.NATSDegrades
+		check.Degrades = true
 		b.checks = append(b.checks, check)
 		for _, s := range o.Streams {
 			if _, err := natsconn.EnsureStream(ctx, b.JS, s); err != nil {

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/caasdemo/orderdemo/services/platform/health"
+	"github.com/caasdemo/orderdemo/services/platform/problem"
 )
 
 // RequireReady fails the test unless h answers GET /health and GET /ready with 200, and
@@ -51,5 +53,30 @@ func CheckRateLimit(t testing.TB, field, want, what string) {
 	if _, err := fmt.Sscanf(gotRest, "r=%d;t=%d", &r, &sec); err != nil || gotPolicy != policy || r != wantR ||
 		sec > wantT || sec < wantT-RateLimitSlack {
 		t.Errorf("%s: RateLimit %q, want %q (t at most %d s less)", what, field, want, RateLimitSlack)
+	}
+}
+
+// CheckRateLimited asserts a refusal by a rate limit: 429, Retry-After (seconds) and the
+// RateLimit field's t both about retryAfter (at most RateLimitSlack less), the policy
+// announced, and a problem body whose detail starts with detail.
+func CheckRateLimited(t testing.TB, r Response, policy string, retryAfter int, detail string) {
+	t.Helper()
+	if r.Status != http.StatusTooManyRequests {
+		t.Fatalf("want 429, got %d: %s", r.Status, r.Raw)
+	}
+	retry, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	if err != nil || retry > retryAfter || retry < retryAfter-RateLimitSlack {
+		t.Errorf("Retry-After %q, want at most %d s less than %d", r.Header.Get("Retry-After"), RateLimitSlack, retryAfter)
+	}
+	if got := r.Header.Get("RateLimit-Policy"); got != policy {
+		t.Errorf("RateLimit-Policy %q, want %q", got, policy)
+	}
+	name, _, _ := strings.Cut(policy, ";")
+	CheckRateLimit(t, r.Header.Get("RateLimit"), fmt.Sprintf("%s;r=0;t=%d", name, retryAfter), "the refusal")
+	if got := r.Header.Get("Content-Type"); got != problem.ContentType {
+		t.Errorf("Content-Type %q, want %q", got, problem.ContentType)
+	}
+	if got, _ := r.Body["detail"].(string); !strings.HasPrefix(got, detail) {
+		t.Errorf("detail %q, want it to start with %q", got, detail)
 	}
 }

@@ -117,7 +117,7 @@ func New(ctx, base context.Context, cfg *config.Config, log *slog.Logger) (_ *Se
 func open(ctx context.Context, cfg *config.Config, metrics telemetry.MetricsConfig, log *slog.Logger) (*backend.Backend, error) {
 	return backend.Open(ctx, backend.Options{Service: Name, Schema: Schema,
 		Postgres: &cfg.Postgres, Migrations: []postgres.Migrations{{FS: migrations.FS}, consumer.Migrations},
-		NATS: &cfg.NATS, NATSDegrades: true, Streams: events.Streams(), Valkey: &cfg.Valkey, Metrics: metrics}, log)
+		NATS: &cfg.NATS, Streams: events.Streams(), Valkey: &cfg.Valkey, Metrics: metrics}, log)
 }
 
 // notifyStats publishes the statistics on StatsSubject at most four times a second, when a

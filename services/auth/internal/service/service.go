@@ -55,7 +55,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() t
 	}()
 	b, err := backend.Open(ctx, backend.Options{Service: Name, Schema: Schema,
 		Postgres: &cfg.Postgres, Migrations: []postgres.Migrations{{FS: migrations.FS}, outbox.Migrations},
-		NATS: &cfg.NATS, NATSDegrades: true, Streams: []events.Stream{events.AuthStream}, Valkey: &cfg.Valkey,
+		NATS: &cfg.NATS, Streams: []events.Stream{events.AuthStream}, Valkey: &cfg.Valkey,
 		Metrics: cfg.Metrics}, log)
 	if err != nil {
 		return nil, err
@@ -100,11 +100,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() t
 	}
 	s.Workers = append(s.Workers, bootstrap)
 	s.WaitForAdmin = application.WaitForAdmin
-	proxies, err := cfg.Login.Proxies()
-	if err != nil {
-		return nil, err
-	}
-
+	proxies := cfg.Login.TrustedProxies
 	limiter := ratelimit.New(vk, cfg.Valkey.KeyPrefix, Name, now)
 	limit := limiter.Middleware(cfg.RateLimit.Policy(), proxies.Client, log)
 

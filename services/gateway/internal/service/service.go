@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -24,7 +25,6 @@ import (
 	"github.com/caasdemo/orderdemo/services/platform/httpserver"
 	"github.com/caasdemo/orderdemo/services/platform/requestid"
 	"github.com/caasdemo/orderdemo/services/platform/telemetry"
-	"github.com/caasdemo/orderdemo/services/platform/valkeyconn"
 )
 
 // Name is the service's name in logs, NATS connections and health answers.
@@ -68,14 +68,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 
 	// Every call to another service carries the request id and gives up after the timeout.
 	client := &http.Client{Transport: requestid.Transport{}, Timeout: cfg.Upstreams.Timeout}
-	checks := append(b.Checks(),
+	// Without Valkey there are no sessions (its check fails readiness); without a service
+	// behind it the gateway still serves the pages of the others and the login page.
+	checks := slices.Clone(b.Checks())
+	for _, check := range []health.Check{
 		health.HTTPCheck("auth", client, cfg.Upstreams.AuthURL),
 		health.HTTPCheck("order", client, cfg.Upstreams.OrderURL),
-		health.HTTPCheck("audit", client, cfg.Upstreams.AuditURL))
-	for i := range checks {
-		// Without Valkey there are no sessions; without any of the others the gateway
-		// still serves something (pages of the services that answer, the login page).
-		checks[i].Degrades = checks[i].Name != valkeyconn.Dependency
+		health.HTTPCheck("audit", client, cfg.Upstreams.AuditURL),
+	} {
+		check.Degrades = true
+		checks = append(checks, check)
 	}
 	router := httpserver.NewRouter(Name, log, b.Metrics, checks...)
 	s.Hub = live.NewHub(64, cfg.Streams.PerSession)

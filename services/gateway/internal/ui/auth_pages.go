@@ -44,6 +44,7 @@ func (u *UI) Login(w http.ResponseWriter, r *http.Request) {
 	tokens, err := u.auth.Login(r.Context(), username, password, u.clientAddr(r))
 	if err != nil {
 		var p *upstream.Problem
+		ue := problem.AsUnavailable(err)
 		switch {
 		case errors.As(err, &p) && p.Status == http.StatusTooManyRequests:
 			v.Error = fmt.Sprintf("Too many attempts — try again in %d seconds.", int(math.Ceil(p.RetryAfter.Seconds())))
@@ -55,9 +56,8 @@ func (u *UI) Login(w http.ResponseWriter, r *http.Request) {
 				v.Fields[f] = rule
 			}
 			u.render(w, r, http.StatusUnauthorized, "login", "", v)
-		case problem.AsUnavailable(err) != nil && r.Context().Err() == nil:
+		case ue != nil && r.Context().Err() == nil:
 			// The form stays, with a sentence: auth is busy checking passwords, or down.
-			ue := problem.AsUnavailable(err)
 			u.log.WarnContext(r.Context(), "dependency unavailable", "dependency", ue.Dependency, "error", err)
 			v.Error = "Signing in is not possible right now: " + dependencyName(ue.Dependency) +
 				" is busy or not answering. Please try again in a moment."

@@ -56,7 +56,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Service,
 	}()
 	b, err := backend.Open(ctx, backend.Options{Service: Name, Schema: Schema,
 		Postgres: &cfg.Postgres, Migrations: []postgres.Migrations{{FS: migrations.FS}, outbox.Migrations},
-		NATS: &cfg.NATS, NATSDegrades: true, Streams: []events.Stream{events.OrdersStream}, Valkey: &cfg.Valkey,
+		NATS: &cfg.NATS, Streams: []events.Stream{events.OrdersStream}, Valkey: &cfg.Valkey,
 		Metrics: cfg.Metrics}, log)
 	if err != nil {
 		return nil, err
